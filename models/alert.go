@@ -1,0 +1,155 @@
+package models
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Advice is the verify-before-reply warning for the employee, in both
+// languages the bank works in.
+type Advice struct {
+	RU string `json:"ru"`
+	EN string `json:"en"`
+}
+
+// Alert is published to the alerts topic for each flagged event. Its ID is
+// derived from the event id, so a redelivered event produces an alert with
+// the same ID and consumers can deduplicate. Sender is masked; SenderHash
+// is the keyed hash used in Redis, for grouping without the number.
+type Alert struct {
+	ID           string     `json:"id"`
+	EventID      string     `json:"event_id"`
+	EventKind    Kind       `json:"event_kind"`
+	EventTime    time.Time  `json:"event_time"`
+	AgeSeconds   float64    `json:"age_s"`
+	Employee     string     `json:"employee"`
+	Sender       string     `json:"sender,omitempty"`
+	SenderName   string     `json:"sender_name,omitempty"`
+	SenderHash   string     `json:"sender_hash,omitempty"`
+	Severity     Severity   `json:"severity"`
+	Score        float64    `json:"score"`
+	Categories   []Category `json:"categories"`
+	Reasons      []Reason   `json:"reasons"`
+	Advice       Advice     `json:"advice"`
+	Campaign     string     `json:"campaign,omitempty"`
+	RulesVersion string     `json:"rules_version"`
+	ModelVersion string     `json:"model_version"`
+	CreatedAt    time.Time  `json:"created_at"`
+}
+
+// AlertID derives the alert id from the event id: stable across
+// redeliveries and restarts, and opaque.
+func AlertID(eventID string) string {
+	sum := sha256.Sum256([]byte("fraudwatch/alert/v1\x00" + eventID))
+	return "fa_" + hex.EncodeToString(sum[:16])
+}
+
+// MaskNumber masks a phone number for employee-facing text: the country
+// and operator prefix and the last four digits stay, the rest becomes ***
+// ("+79161234567" → "+7916***4567"). Short inputs keep less.
+func MaskNumber(n string) string {
+	if n == "" {
+		return ""
+	}
+	r := []rune(n)
+	switch {
+	case len(r) >= 10:
+		return string(r[:5]) + "***" + string(r[len(r)-4:])
+	case len(r) >= 6:
+		return string(r[:2]) + "***" + string(r[len(r)-2:])
+	default:
+		return "***"
+	}
+}
+
+// MaskCardNumbers masks every Luhn-valid card number (13–19 digits,
+// optionally grouped by spaces or dashes) in s to its first 6 and last 4
+// digits, as payment-card rules allow to display.
+func MaskCardNumbers(s string) string {
+	spans := FindCardNumbers(s)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp.Start])
+		b.WriteString(MaskPAN(sp.Digits))
+		last = sp.End
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// MaskPAN keeps the first 6 and last 4 digits of a card number.
+func MaskPAN(digits string) string {
+	if len(digits) <= 10 {
+		return strings.Repeat("*", len(digits))
+	}
+	return digits[:6] + strings.Repeat("*", len(digits)-10) + digits[len(digits)-4:]
+}
+
+// CardSpan is a card number found in text: byte offsets and its digits.
+type CardSpan struct {
+	Start, End int
+	Digits     string
+}
+
+// FindCardNumbers returns the Luhn-valid runs of 13–19 digits in s, where
+// digits may be grouped by single spaces or dashes. A run glued to other
+// digits is not a card number.
+func FindCardNumbers(s string) []CardSpan {
+	var out []CardSpan
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) || (i > 0 && isDigit(s[i-1])) {
+			i++
+			continue
+		}
+		digits := make([]byte, 0, 19)
+		j, end := i, i
+		for j < len(s) && len(digits) <= 19 {
+			c := s[j]
+			if isDigit(c) {
+				digits = append(digits, c)
+				j++
+				end = j
+				continue
+			}
+			if (c == ' ' || c == '-') && j+1 < len(s) && isDigit(s[j+1]) && j > i {
+				j++
+				continue
+			}
+			break
+		}
+		if n := len(digits); n >= 13 && n <= 19 && luhn(digits) {
+			out = append(out, CardSpan{Start: i, End: end, Digits: string(digits)})
+			i = end
+			continue
+		}
+		i++
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+	}
+	return out
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func luhn(d []byte) bool {
+	sum, double := 0, false
+	for i := len(d) - 1; i >= 0; i-- {
+		v := int(d[i] - '0')
+		if double {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+		double = !double
+	}
+	return sum%10 == 0
+}
