@@ -1,0 +1,86 @@
+package models
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestAlertIDIsStableAndDistinct(t *testing.T) {
+	a, b := AlertID("wamid.1"), AlertID("wamid.1")
+	if a != b {
+		t.Fatalf("same event, different ids: %s %s", a, b)
+	}
+	if AlertID("wamid.2") == a {
+		t.Fatal("different events share an id")
+	}
+	if !strings.HasPrefix(a, "fa_") || len(a) != 3+32 {
+		t.Errorf("id %q has the wrong shape", a)
+	}
+	if strings.Contains(a, "wamid") {
+		t.Errorf("id %q leaks the event id", a)
+	}
+}
+
+func TestMaskNumber(t *testing.T) {
+	cases := map[string]string{
+		"+79161234567":  "+7916***4567",
+		"+447911123456": "+4479***3456",
+		"+1234567":      "+1***67",
+		"123":           "***",
+		"":              "",
+	}
+	for in, want := range cases {
+		if got := MaskNumber(in); got != want {
+			t.Errorf("MaskNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMaskCardNumbers(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"a plain Luhn-valid number", "карта 4111111111111111 срочно", "карта 411111******1111 срочно"},
+		{"a number grouped by spaces", "card 5555 5555 5555 4444 ok", "card 555555******4444 ok"},
+		{"a number grouped by dashes", "2200-0000-0000-0004", "220000******0004"},
+		{"a number that fails Luhn is left alone", "order 4111111111111112", "order 4111111111111112"},
+		{"a short number is left alone", "code 123456", "code 123456"},
+		{"two numbers in one text", "4111111111111111 and 5555555555554444", "411111******1111 and 555555******4444"},
+		{"digits glued to a longer run are not a card", "x41111111111111110000000y", "x41111111111111110000000y"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaskCardNumbers(tc.in); got != tc.want {
+				t.Errorf("MaskCardNumbers(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSeverityRoundTripsAndOrders(t *testing.T) {
+	for _, s := range []Severity{SeverityNone, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical} {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Severity
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Errorf("%v → %s → %v (%v)", s, b, back, err)
+		}
+	}
+	if !(SeverityLow < SeverityMedium && SeverityHigh < SeverityCritical) {
+		t.Error("severities out of order")
+	}
+	if _, err := ParseSeverity("severe"); err == nil {
+		t.Error("ParseSeverity accepted an unknown name")
+	}
+}
+
+func TestVerdictJSONHasEmptyListsNotNull(t *testing.T) {
+	b, err := json.Marshal(Verdict{EventID: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"categories":[]`) || !strings.Contains(string(b), `"reasons":[]`) || !strings.Contains(string(b), `"severity":"none"`) {
+		t.Errorf("verdict JSON = %s", b)
+	}
+}
