@@ -1,0 +1,267 @@
+// Package memrep keeps number-reputation counters in memory. It behaves
+// like features/redisrep (same windows, same idempotency, same expiry) and
+// serves offline scoring and tests, where a Redis server is not wanted.
+//
+// State is per sender hash, in three parts that expire independently by
+// the wall clock, as the three Redis keys of a sender do: the counters
+// (events, calls, missed calls, first and last seen), the employee window
+// (each employee's latest contact time) and one record per event id (the
+// snapshot returned on redelivery). Expired state is dropped lazily when a
+// sender is touched and by a sweep that runs after as many observations
+// as there were entries at the previous sweep, so memory stays bounded by
+// what was written within the TTLs and the sweep costs O(1) amortised.
+package memrep
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"fraudwatch/models"
+)
+
+// Window lengths on event time, the same as redisrep's.
+const (
+	window1h  = time.Hour
+	window24h = 24 * time.Hour
+)
+
+// Defaults applied by Config.withDefaults, the same as redisrep's.
+const (
+	DefaultCounterTTL  = 30 * 24 * time.Hour // counters, first and last seen
+	DefaultWindowTTL   = 25 * time.Hour      // the employee window: 24h plus slack for late events
+	DefaultIDRetention = 7 * 24 * time.Hour  // recorded snapshots per event id
+	minIDRetention     = time.Hour
+	minSweepEvery      = 1024
+)
+
+// Config configures a Store. Zero fields take the defaults.
+type Config struct {
+	// CounterTTL is how long a sender's counters live after its last
+	// counted event (wall clock). Default DefaultCounterTTL.
+	CounterTTL time.Duration
+	// WindowTTL is how long a sender's employee window lives after its
+	// last counted event (wall clock). It must cover the 24h window.
+	// Default DefaultWindowTTL.
+	WindowTTL time.Duration
+	// IDRetention is how long the snapshot recorded for an event id is
+	// kept, and so how long a redelivery is recognised. Set it to at least
+	// the inbound topic's retention. At least 1h; default DefaultIDRetention.
+	IDRetention time.Duration
+	// Now is the wall clock used for expiry (not for windows, which use
+	// event time). Default time.Now; tests inject a fake.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.CounterTTL == 0 {
+		c.CounterTTL = DefaultCounterTTL
+	}
+	if c.WindowTTL == 0 {
+		c.WindowTTL = DefaultWindowTTL
+	}
+	if c.IDRetention == 0 {
+		c.IDRetention = DefaultIDRetention
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports what is wrong with c after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.CounterTTL < time.Millisecond {
+		errs = append(errs, fmt.Errorf("memrep: CounterTTL %v must be positive (at least 1ms)", c.CounterTTL))
+	}
+	if c.WindowTTL < window24h {
+		errs = append(errs, fmt.Errorf("memrep: WindowTTL %v must be at least the 24h window it holds", c.WindowTTL))
+	}
+	if c.IDRetention < minIDRetention {
+		errs = append(errs, fmt.Errorf("memrep: IDRetention %v must be at least %v; set it to the inbound topic's retention", c.IDRetention, minIDRetention))
+	}
+	return errors.Join(errs...)
+}
+
+type counters struct {
+	events, calls, missed int64
+	first, last           int64 // event time, unix ms
+	expires               time.Time
+}
+
+type window struct {
+	latest  map[string]int64 // employee → latest contact, unix ms
+	expires time.Time
+}
+
+type idKey struct {
+	sender string
+	id     [16]byte // sha256 of the event id, truncated as in redisrep
+}
+
+type record struct {
+	snap    models.Snapshot
+	expires time.Time
+}
+
+// Store is an in-memory reputation store. It is safe for concurrent use;
+// each Observe call is applied atomically. The zero value is not usable:
+// call New.
+type Store struct {
+	cfg Config
+
+	mu         sync.Mutex
+	counters   map[string]*counters
+	windows    map[string]*window
+	records    map[idKey]record
+	sinceSweep int
+	sweepEvery int
+}
+
+// New returns an empty Store, or the error of cfg.Validate.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Store{
+		cfg:        cfg.withDefaults(),
+		counters:   make(map[string]*counters),
+		windows:    make(map[string]*window),
+		records:    make(map[idKey]record),
+		sweepEvery: minSweepEvery,
+	}, nil
+}
+
+// Observe counts each observation in order and returns its snapshot, the
+// observation included, in the order of obs. An observation whose event
+// id was recorded for its sender within IDRetention gets the recorded
+// snapshot with Replayed set and changes nothing; a second observation of
+// an event within one batch is such a replay. An empty SenderHash gets the
+// zero Snapshot. The only error is the context's, returned before any
+// state changes.
+func (s *Store) Observe(ctx context.Context, obs []models.Observation) ([]models.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memrep: observe batch of %d: %w", len(obs), err)
+	}
+	out := make([]models.Snapshot, len(obs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	for i := range obs {
+		if obs[i].SenderHash == "" {
+			continue
+		}
+		out[i] = s.observe(now, &obs[i])
+		s.sinceSweep++
+	}
+	if s.sinceSweep >= s.sweepEvery {
+		s.sweep(now)
+	}
+	return out, nil
+}
+
+func (s *Store) observe(now time.Time, o *models.Observation) models.Snapshot {
+	key := idKey{sender: o.SenderHash, id: eventIDHash(o.EventID)}
+	if r, ok := s.records[key]; ok && now.Before(r.expires) {
+		snap := r.snap
+		snap.Replayed = true
+		return snap
+	}
+	ts := o.TS.UnixMilli()
+
+	c := s.counters[o.SenderHash]
+	if c == nil || !now.Before(c.expires) {
+		c = &counters{first: ts, last: ts}
+		s.counters[o.SenderHash] = c
+	}
+	c.events++
+	if o.Kind == models.KindCall {
+		c.calls++
+	}
+	if o.Missed {
+		c.missed++
+	}
+	c.first = min(c.first, ts)
+	c.last = max(c.last, ts)
+	c.expires = now.Add(s.cfg.CounterTTL)
+
+	w := s.windows[o.SenderHash]
+	if w == nil || !now.Before(w.expires) {
+		w = &window{latest: make(map[string]int64)}
+		s.windows[o.SenderHash] = w
+	}
+	if prev, ok := w.latest[o.Employee]; !ok || ts > prev {
+		w.latest[o.Employee] = ts
+	}
+	// Trim what no window of the latest event can reach, as redisrep's
+	// ZREMRANGEBYSCORE does, then count. The event's own employee is
+	// always in both windows: it was contacted at ts, even if its kept
+	// time is later (an out-of-order event) or was just trimmed.
+	trim := c.last - window24h.Milliseconds()
+	from1h, from24h := ts-window1h.Milliseconds(), ts-window24h.Milliseconds()
+	var n1h, n24h int64 = 1, 1
+	for emp, t := range w.latest {
+		switch {
+		case t <= trim:
+			delete(w.latest, emp)
+		case emp == o.Employee:
+		case t > ts:
+		default:
+			if t > from1h {
+				n1h++
+			}
+			if t > from24h {
+				n24h++
+			}
+		}
+	}
+	w.expires = now.Add(s.cfg.WindowTTL)
+
+	snap := models.Snapshot{
+		Events:       c.events,
+		Calls:        c.calls,
+		MissedCalls:  c.missed,
+		FirstSeen:    time.UnixMilli(c.first).UTC(),
+		LastSeen:     time.UnixMilli(c.last).UTC(),
+		Employees1h:  n1h,
+		Employees24h: n24h,
+	}
+	s.records[key] = record{snap: snap, expires: now.Add(s.cfg.IDRetention)}
+	return snap
+}
+
+// sweep drops every expired entry. Sweeping after as many observations as
+// there were live entries keeps the garbage at most proportional to the
+// live state.
+func (s *Store) sweep(now time.Time) {
+	for k, c := range s.counters {
+		if !now.Before(c.expires) {
+			delete(s.counters, k)
+		}
+	}
+	for k, w := range s.windows {
+		if !now.Before(w.expires) {
+			delete(s.windows, k)
+		}
+	}
+	for k, r := range s.records {
+		if !now.Before(r.expires) {
+			delete(s.records, k)
+		}
+	}
+	s.sinceSweep = 0
+	s.sweepEvery = max(minSweepEvery, len(s.counters)+len(s.windows)+len(s.records))
+}
+
+// eventIDHash is the digest under which an event's snapshot is recorded:
+// the first 16 bytes of SHA-256 of the event id. It bounds the size of
+// the record key whatever the id's length; collisions need 2^64 events.
+func eventIDHash(eventID string) [16]byte {
+	sum := sha256.Sum256([]byte(eventID))
+	return [16]byte(sum[:16])
+}
