@@ -1,0 +1,261 @@
+package detector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fraudwatch/detector/rules"
+	"fraudwatch/features"
+	"fraudwatch/models"
+)
+
+// Extractor computes the features of one event. features.Extractor is the
+// implementation; the interface keeps the engine testable.
+type Extractor interface {
+	Extract(ev *models.Event, rep models.Snapshot) features.Set
+}
+
+// EngineConfig configures an Engine. Zero fields take the defaults below.
+type EngineConfig struct {
+	// MinSeverity is the lowest severity that makes an alert. Default medium.
+	MinSeverity models.Severity
+	// MaxFuture and MaxPast clamp event times before they feed reputation
+	// windows, so a wrong clock cannot poison them. Defaults 5 minutes and
+	// 7 days (the default inbound retention: older events cannot arrive).
+	MaxFuture time.Duration
+	MaxPast   time.Duration
+	// OfficialLines are named in every alert's advice. Required.
+	OfficialLines []string
+	// ModelVersion names the text model in alerts; "none" without one.
+	ModelVersion string
+	// Now is the wall clock; injectable for replays and tests.
+	Now func() time.Time
+	// Logger receives rule errors and batch summaries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *EngineConfig) setDefaults() {
+	if c.MinSeverity == models.SeverityNone {
+		c.MinSeverity = models.SeverityMedium
+	}
+	if c.MaxFuture == 0 {
+		c.MaxFuture = 5 * time.Minute
+	}
+	if c.MaxPast == 0 {
+		c.MaxPast = 7 * 24 * time.Hour
+	}
+	if c.ModelVersion == "" {
+		c.ModelVersion = "none"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports what is wrong with the config.
+func (c *EngineConfig) Validate() error {
+	var errs []error
+	if len(c.OfficialLines) == 0 {
+		errs = append(errs, errors.New("official lines: none configured; alerts must tell employees which number to call back"))
+	}
+	if c.MinSeverity < models.SeverityLow || c.MinSeverity > models.SeverityCritical {
+		errs = append(errs, fmt.Errorf("min severity %v: want low, medium, high or critical", c.MinSeverity))
+	}
+	if c.MaxFuture < 0 || c.MaxPast < 0 {
+		errs = append(errs, errors.New("clock skew bounds must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Engine scores batches of events: decode, observe reputation, extract
+// features, evaluate rules, build alerts. It holds no per-batch state and
+// is safe for concurrent use. The rule set can be swapped while running.
+type Engine struct {
+	cfg       EngineConfig
+	decode    models.DecodeOptions
+	extractor Extractor
+	rep       Reputation
+	hasher    *SenderHasher
+	rules     atomic.Pointer[rules.Ruleset]
+	lines     string
+}
+
+var _ BatchHandler = (*Engine)(nil)
+
+// NewEngine builds an engine. All arguments are required.
+func NewEngine(cfg EngineConfig, decode models.DecodeOptions, x Extractor, rep Reputation, h *SenderHasher, rs *rules.Ruleset) (*Engine, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("detector config: %w", err)
+	}
+	if x == nil || rep == nil || h == nil || rs == nil {
+		return nil, errors.New("detector: extractor, reputation, hasher and rules are all required")
+	}
+	e := &Engine{cfg: cfg, decode: decode, extractor: x, rep: rep, hasher: h, lines: strings.Join(cfg.OfficialLines, ", ")}
+	e.rules.Store(rs)
+	return e, nil
+}
+
+// SetRules swaps the rule set; batches already running finish with the
+// old one.
+func (e *Engine) SetRules(rs *rules.Ruleset) { e.rules.Store(rs) }
+
+// Rules returns the rule set in use.
+func (e *Engine) Rules() *rules.Ruleset { return e.rules.Load() }
+
+// Scored is one event's full result, for offline tools.
+type Scored struct {
+	Event    models.Event
+	Snapshot models.Snapshot
+	Features features.Set
+	Verdict  models.Verdict
+	Alert    *models.Alert // nil when not flagged
+}
+
+// HandleBatch implements BatchHandler: records that cannot be decoded
+// become dead letters, the rest are scored in one reputation round trip,
+// and flagged events become alerts. An error (reputation unavailable) is
+// retryable and means nothing of the batch may be committed.
+func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error) {
+	res := Result{Outcomes: make([]Outcome, len(recs))}
+	events := make([]models.Event, 0, len(recs))
+	index := make([]int, 0, len(recs)) // events[i] came from recs[index[i]]
+	for i, rec := range recs {
+		ev, err := models.DecodeEvent(rec.Value, e.decode)
+		if err != nil {
+			res.DeadLetters = append(res.DeadLetters, DeadLetter{Record: rec, Reason: err.Error()})
+			res.Outcomes[i] = OutcomeDeadLetter
+			continue
+		}
+		events = append(events, ev)
+		index = append(index, i)
+	}
+	scored, err := e.Score(ctx, events)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Verdicts = make([]models.Verdict, 0, len(scored))
+	for j, s := range scored {
+		res.Verdicts = append(res.Verdicts, s.Verdict)
+		if s.Alert != nil {
+			res.Alerts = append(res.Alerts, *s.Alert)
+			res.Outcomes[index[j]] = OutcomeAlert
+		} else {
+			res.Outcomes[index[j]] = OutcomeScored
+		}
+	}
+	return res, nil
+}
+
+// Score scores decoded events with one reputation round trip.
+func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, error) {
+	now := e.cfg.Now()
+	obs := make([]models.Observation, len(events))
+	hashes := make([]string, len(events))
+	for i := range events {
+		ev := &events[i]
+		hashes[i] = e.hasher.Hash(ev.From)
+		obs[i] = models.Observation{
+			EventID:    ev.ID,
+			SenderHash: hashes[i],
+			Employee:   ev.To,
+			Kind:       ev.Kind,
+			TS:         e.clamp(ev.TS, now),
+		}
+		if ev.Call != nil {
+			obs[i].Missed = ev.Call.Missed
+			obs[i].DurationS = ev.Call.DurationS
+		}
+	}
+	snaps, err := e.rep.Observe(ctx, obs)
+	if err != nil {
+		return nil, fmt.Errorf("observing reputation for %d events: %w", len(events), err)
+	}
+	if len(snaps) != len(events) {
+		return nil, fmt.Errorf("reputation returned %d snapshots for %d events", len(snaps), len(events))
+	}
+	rs := e.rules.Load()
+	out := make([]Scored, len(events))
+	for i := range events {
+		ev := &events[i]
+		set := e.extractor.Extract(ev, snaps[i])
+		eval, err := rs.Evaluate(&set)
+		if err != nil {
+			e.cfg.Logger.Warn("rule evaluation failed", "event_id", ev.ID, "err", err)
+		}
+		v := models.Verdict{
+			EventID:    ev.ID,
+			Score:      eval.Score,
+			Severity:   eval.Severity,
+			Flagged:    eval.Severity >= e.cfg.MinSeverity,
+			Categories: eval.Categories,
+			Reasons:    maskReasons(eval.Reasons),
+		}
+		out[i] = Scored{Event: *ev, Snapshot: snaps[i], Features: set, Verdict: v}
+		if v.Flagged {
+			a := e.alert(ev, hashes[i], v, rs, now)
+			out[i].Alert = &a
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) clamp(ts, now time.Time) time.Time {
+	if hi := now.Add(e.cfg.MaxFuture); ts.After(hi) {
+		return hi
+	}
+	if lo := now.Add(-e.cfg.MaxPast); ts.Before(lo) {
+		return lo
+	}
+	return ts
+}
+
+// maxEvidenceRunes bounds each excerpt: evidence explains, it does not
+// copy the message.
+const maxEvidenceRunes = 160
+
+func maskReasons(rs []models.Reason) []models.Reason {
+	for i := range rs {
+		ev, cut := models.TruncateRunes(models.MaskCardNumbers(rs[i].Evidence), maxEvidenceRunes)
+		if cut {
+			ev += "…"
+		}
+		rs[i].Evidence = ev
+	}
+	return rs
+}
+
+func (e *Engine) alert(ev *models.Event, senderHash string, v models.Verdict, rs *rules.Ruleset, now time.Time) models.Alert {
+	age := now.Sub(ev.TS).Seconds()
+	if age < 0 {
+		age = 0
+	}
+	name, _ := models.TruncateRunes(ev.FromName, 64)
+	return models.Alert{
+		ID:           models.AlertID(ev.ID),
+		EventID:      ev.ID,
+		EventKind:    ev.Kind,
+		EventTime:    ev.TS,
+		AgeSeconds:   float64(int64(age*1000)) / 1000,
+		Employee:     ev.To,
+		Sender:       models.MaskNumber(ev.From),
+		SenderName:   name,
+		SenderHash:   senderHash,
+		Severity:     v.Severity,
+		Score:        v.Score,
+		Categories:   v.Categories,
+		Reasons:      v.Reasons,
+		Advice:       rs.Advice(v.Categories, e.lines),
+		RulesVersion: rs.Version(),
+		ModelVersion: e.cfg.ModelVersion,
+		CreatedAt:    now.UTC(),
+	}
+}
