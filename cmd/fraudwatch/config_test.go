@@ -68,7 +68,7 @@ func TestInvalidConfigsAreRejectedWithAClearReason(t *testing.T) {
 		{"no official lines", "", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret}, "detector.official_lines: none"},
 		{"no HMAC secret", "detector:\n  official_lines: [\"+74951234567\"]\n", nil, "hmac: hmac secret: missing"},
 		{"a short HMAC secret", "detector:\n  official_lines: [\"+74951234567\"]\n", map[string]string{"FRAUDWATCH_HMAC_SECRET": "short"}, "shorter than 16 bytes"},
-		{"a duration that is not one", "kafka:\n  batch_wait: soon\n", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret, "FRAUDWATCH_OFFICIAL_LINES": "+74951234567"}, "batch_wait"},
+		{"a duration that is not one", "kafka:\n  batch_wait: soon\n", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret, "FRAUDWATCH_OFFICIAL_LINES": "+74951234567"}, "line 2: cannot unmarshal !!str `soon` into time.Duration"},
 		{"an unknown severity", "", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret, "FRAUDWATCH_OFFICIAL_LINES": "+74951234567", "FRAUDWATCH_MIN_SEVERITY": "severe"}, `detector.min_severity: "severe"`},
 		{"a bad integer in the environment", "", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret, "FRAUDWATCH_OFFICIAL_LINES": "+74951234567", "FRAUDWATCH_BATCH_SIZE": "lots"}, "FRAUDWATCH_BATCH_SIZE"},
 		{"an id retention under an hour", "redis:\n  id_retention: 10m\n", map[string]string{"FRAUDWATCH_HMAC_SECRET": testSecret, "FRAUDWATCH_OFFICIAL_LINES": "+74951234567"}, "redis.id_retention"},
