@@ -106,8 +106,26 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads path (may be "" for defaults only), then applies the
-// environment, then validates.
+// environment, then validates everything `run` needs.
 func LoadConfig(path string, env func(string) (string, bool)) (Config, error) {
+	cfg, err := readConfig(path, env)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		src := "config"
+		if path != "" {
+			src = "config " + path
+		}
+		return Config{}, fmt.Errorf("%s: %w", src, err)
+	}
+	return cfg, nil
+}
+
+// readConfig is LoadConfig without the final validation, for offline
+// tools that need only part of the configuration; the parts they use are
+// checked where they are used.
+func readConfig(path string, env func(string) (string, bool)) (Config, error) {
 	cfg := DefaultConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
@@ -122,13 +140,6 @@ func LoadConfig(path string, env func(string) (string, bool)) (Config, error) {
 	}
 	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), env); err != nil {
 		return Config{}, err
-	}
-	if err := cfg.Validate(); err != nil {
-		src := "config"
-		if path != "" {
-			src = "config " + path
-		}
-		return Config{}, fmt.Errorf("%s: %w", src, err)
 	}
 	return cfg, nil
 }

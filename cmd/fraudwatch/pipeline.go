@@ -84,16 +84,14 @@ func (f *pipelineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.region, "region", "", "default region for national numbers; default RU")
 }
 
-// settings resolves the flags: config file first, flags over it, and the
-// sample directory of the fixtures when nothing names one.
+// settings resolves the flags: config file and environment first (as
+// for run, but only the detector, HMAC and Redis parts are used), flags
+// over them, and the sample directory of the fixtures when nothing names
+// one.
 func (f *pipelineFlags) settings() (settings, error) {
-	cfg := DefaultConfig()
-	if f.config != "" {
-		var err error
-		cfg, err = LoadConfig(f.config, os.LookupEnv)
-		if err != nil {
-			return settings{}, err
-		}
+	cfg, err := readConfig(f.config, os.LookupEnv)
+	if err != nil {
+		return settings{}, err
 	}
 	if f.rules != "" {
 		cfg.Detector.Rules = f.rules
