@@ -118,6 +118,10 @@ type Scored struct {
 	Features features.Set
 	Verdict  models.Verdict
 	Alert    *models.Alert // nil when not flagged
+	// Err is set when scoring this event hit an internal error (a bug,
+	// such as a panic in extraction). The event is then dead-lettered with
+	// the error instead of stalling its partition or crashing the process.
+	Err error
 }
 
 // HandleBatch implements BatchHandler: records that cannot be decoded
@@ -144,6 +148,11 @@ func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error)
 	}
 	res.Verdicts = make([]models.Verdict, 0, len(scored))
 	for j, s := range scored {
+		if s.Err != nil {
+			res.DeadLetters = append(res.DeadLetters, DeadLetter{Record: recs[index[j]], Reason: s.Err.Error()})
+			res.Outcomes[index[j]] = OutcomeDeadLetter
+			continue
+		}
 		res.Verdicts = append(res.Verdicts, s.Verdict)
 		if s.Alert != nil {
 			res.Alerts = append(res.Alerts, *s.Alert)
@@ -185,27 +194,40 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 	rs := e.rules.Load()
 	out := make([]Scored, len(events))
 	for i := range events {
-		ev := &events[i]
-		set := e.extractor.Extract(ev, snaps[i])
-		eval, err := rs.Evaluate(&set)
-		if err != nil {
-			e.cfg.Logger.Warn("rule evaluation failed", "event_id", ev.ID, "err", err)
-		}
-		v := models.Verdict{
-			EventID:    ev.ID,
-			Score:      eval.Score,
-			Severity:   eval.Severity,
-			Flagged:    eval.Severity >= e.cfg.MinSeverity,
-			Categories: eval.Categories,
-			Reasons:    maskReasons(eval.Reasons),
-		}
-		out[i] = Scored{Event: *ev, Snapshot: snaps[i], Features: set, Verdict: v}
-		if v.Flagged {
-			a := e.alert(ev, hashes[i], v, rs, now)
-			out[i].Alert = &a
-		}
+		out[i] = e.scoreOne(&events[i], snaps[i], hashes[i], rs, now)
 	}
 	return out, nil
+}
+
+// scoreOne extracts features and evaluates the rules for one event. A
+// panic here is a bug in fraudwatch, not in the input; it is contained to
+// the event so that one record cannot take the consumer down.
+func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash string, rs *rules.Ruleset, now time.Time) (sc Scored) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.cfg.Logger.Error("internal error scoring event; dead-lettering it", "event_id", ev.ID, "panic", fmt.Sprint(r))
+			sc = Scored{Event: *ev, Snapshot: snap, Err: fmt.Errorf("internal error while scoring (please report): %v", r)}
+		}
+	}()
+	set := e.extractor.Extract(ev, snap)
+	eval, err := rs.Evaluate(&set)
+	if err != nil {
+		e.cfg.Logger.Warn("rule evaluation failed", "event_id", ev.ID, "err", err)
+	}
+	v := models.Verdict{
+		EventID:    ev.ID,
+		Score:      eval.Score,
+		Severity:   eval.Severity,
+		Flagged:    eval.Severity >= e.cfg.MinSeverity,
+		Categories: eval.Categories,
+		Reasons:    maskReasons(eval.Reasons),
+	}
+	sc = Scored{Event: *ev, Snapshot: snap, Features: set, Verdict: v}
+	if v.Flagged {
+		a := e.alert(ev, senderHash, v, rs, now)
+		sc.Alert = &a
+	}
+	return sc
 }
 
 func (e *Engine) clamp(ts, now time.Time) time.Time {

@@ -287,3 +287,41 @@ func TestSenderHasher(t *testing.T) {
 		}
 	}
 }
+
+type panickyExtractor struct{ keywordExtractor }
+
+func (p panickyExtractor) Extract(ev *models.Event, rep models.Snapshot) features.Set {
+	if ev.Text == "boom" {
+		panic("index out of range")
+	}
+	return p.keywordExtractor.Extract(ev, rep)
+}
+
+// A bug triggered by one event must neither crash the consumer nor stall
+// its partition: that event is dead-lettered with the error, the rest of
+// the batch is scored.
+func TestAPanicWhileScoringDeadLettersOnlyThatEvent(t *testing.T) {
+	rs, err := rules.Parse("test", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := NewSenderHasher("v1", []byte("0123456789abcdef"))
+	e, err := NewEngine(EngineConfig{OfficialLines: []string{"+74951234567"}}, models.DecodeOptions{}, panickyExtractor{},
+		&countingRep{seen: map[string]models.Snapshot{}, n: map[string]int64{}}, h, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.HandleBatch(context.Background(), []Record{
+		rec(0, `{"id":"a","kind":"message","ts":"2026-11-26T09:59:00Z","to":"emp-1","text":"boom"}`),
+		rec(1, `{"id":"b","kind":"message","ts":"2026-11-26T09:59:00Z","to":"emp-1","text":"send the code"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[0] != OutcomeDeadLetter || res.Outcomes[1] != OutcomeAlert {
+		t.Fatalf("outcomes %v", res.Outcomes)
+	}
+	if len(res.DeadLetters) != 1 || !strings.Contains(res.DeadLetters[0].Reason, "internal error") || res.DeadLetters[0].Record.Offset != 0 {
+		t.Errorf("dead letters %+v", res.DeadLetters)
+	}
+}

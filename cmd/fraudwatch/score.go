@@ -111,6 +111,11 @@ func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOp
 			return err
 		}
 		for _, s := range scored {
+			if s.Err != nil {
+				bad++
+				fmt.Fprintf(errOut, "%s: event %q: %v\n", name, s.Event.ID, s.Err)
+				continue
+			}
 			if err := enc.Encode(s.Verdict); err != nil {
 				return err
 			}
