@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"fraudwatch/features/memrep"
 	"fraudwatch/fixtures"
 	"fraudwatch/models"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // scoreFixtures runs the real scoring path (features, built-in rules,
@@ -73,16 +76,67 @@ func scoreFixtures(t *testing.T) ([]models.LabeledEvent, []detector.Scored) {
 	return rows, scored
 }
 
+// knownMiss is one entry of fixtures/known_misses.yaml.
+type knownMiss struct {
+	ID     string `yaml:"id"`
+	Reason string `yaml:"reason"`
+}
+
+// knownMisses reads fixtures/known_misses.yaml: fixtures that cannot be
+// judged from their own content and sender in this version (a bare missed
+// call whose scam is the next message, the harmless first part of a split
+// message, a pitch inside an image or voice note).
+func knownMisses(t *testing.T) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../fixtures/known_misses.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []knownMiss
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&list); err != nil {
+		t.Fatalf("fixtures/known_misses.yaml: %v", err)
+	}
+	out := make(map[string]string, len(list))
+	for i, m := range list {
+		if m.ID == "" || strings.TrimSpace(m.Reason) == "" {
+			t.Fatalf("fixtures/known_misses.yaml entry %d: want both id and reason", i+1)
+		}
+		if _, dup := out[m.ID]; dup {
+			t.Fatalf("fixtures/known_misses.yaml: %s listed twice", m.ID)
+		}
+		out[m.ID] = m.Reason
+	}
+	return out
+}
+
 // Every scam and spam fixture is flagged, with its main category among the
-// verdict's categories, and no legitimate fixture is flagged.
+// verdict's categories, and no legitimate fixture is flagged — except the
+// known misses, which must stay unflagged so that the list stays honest.
 func TestFixturesAreJudgedAsLabelled(t *testing.T) {
 	rows, scored := scoreFixtures(t)
 	if len(rows) < 60 {
 		t.Fatalf("only %d fixtures", len(rows))
 	}
+	misses := knownMisses(t)
+	seen := make(map[string]bool, len(misses))
 	for i, row := range rows {
 		v := scored[i].Verdict
+		reason, isMiss := misses[row.ID]
+		if isMiss {
+			seen[row.ID] = true
+		}
 		t.Run(row.ID, func(t *testing.T) {
+			if isMiss {
+				if !row.Label.Positive() {
+					t.Errorf("listed in fixtures/known_misses.yaml but labelled %s: only positives can be known misses", row.Label)
+				}
+				if v.Flagged {
+					t.Errorf("known miss (%s) is now flagged (score %.1f, %s: %s): remove it from fixtures/known_misses.yaml", reason, v.Score, v.Severity, reasons(v))
+				}
+				return
+			}
 			if row.Label.Positive() != v.Flagged {
 				t.Errorf("label %s but flagged=%v (score %.1f, %s): %s\n  %q", row.Label, v.Flagged, v.Score, v.Severity, reasons(v), row.Text)
 				return
@@ -91,6 +145,11 @@ func TestFixturesAreJudgedAsLabelled(t *testing.T) {
 				t.Errorf("main category %s missing from %v: %s\n  %q", row.Categories[0], v.Categories, reasons(v), row.Text)
 			}
 		})
+	}
+	for id := range misses {
+		if !seen[id] {
+			t.Errorf("fixtures/known_misses.yaml lists %s, which is not a fixture: remove it", id)
+		}
 	}
 }
 

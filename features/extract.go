@@ -285,7 +285,7 @@ func lexFields(s *Set) [numTextCues]*int {
 		&s.LexLottery, &s.LexPrizeFee, &s.LexPurchase, &s.LexDelivery, &s.LexCredential,
 		&s.LexCardRequest, &s.LexRemoteAccess, &s.LexBank, &s.LexSecurityService, &s.LexCentralBank,
 		&s.LexPolice, &s.LexManager, &s.LexSafeAccount, &s.LexTransfer, &s.LexInvestment, &s.LexMule,
-		&s.LexSpam, &s.LexUrgency, &s.LexSecrecy, &s.LexWarning, &s.LexVictimReport,
+		&s.LexJobOffer, &s.LexSpam, &s.LexUrgency, &s.LexSecrecy, &s.LexWarning, &s.LexVictimReport,
 	}
 }
 

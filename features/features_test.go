@@ -74,7 +74,8 @@ func TestEveryCueFiresInRussianAndEnglish(t *testing.T) {
 		{"safe_account", "Переведите сбережения на безопасный счет", "Move your savings to a safe account"},
 		{"transfer", "Срочно переведи мне деньги на карту", "Please send money via western union"},
 		{"investment", "Пассивный доход на криптовалюте без риска", "Guaranteed returns with our crypto trading platform"},
-		{"mule", "Требуются курьеры, доход от 3000 в день, пиши в лс", "Work from home, earn $500 per day, no experience needed"},
+		{"mule", "Сдай свою карту в аренду, будешь принимать переводы на карту за процент", "We need a payment agent: receive payments into your account and keep a percentage"},
+		{"job_offer", "Требуются курьеры, доход от 3000 в день, пиши в лс", "Work from home, earn $500 per day, no experience needed"},
 		{"spam", "Только сегодня скидка 50% по промокоду", "Limited time offer: buy now and get a free gift"},
 		{"urgency", "Срочно! Ваша карта заблокирована", "Urgent: your account will be suspended within 24 hours"},
 		{"secrecy", "Никому не говорите о нашем разговоре", "Don't tell anyone about this call and stay on the line"},
@@ -154,7 +155,7 @@ func TestObfuscationIsFolded(t *testing.T) {
 				t.Errorf("LexCredential=%d InvisibleChars=%d, want ≥1 and 4", s.LexCredential, s.InvisibleChars)
 			}
 		}},
-		{"a right-to-left override is counted", "\u202eкод из смс", func(t *testing.T, s Set) {
+		{"a right-to-left override is counted", "\u202eназовите код из смс", func(t *testing.T, s Set) {
 			if s.InvisibleChars != 1 || s.LexCredential < 1 {
 				t.Errorf("InvisibleChars=%d LexCredential=%d", s.InvisibleChars, s.LexCredential)
 			}
@@ -184,6 +185,26 @@ func TestObfuscationIsFolded(t *testing.T) {
 				t.Errorf("TranslitHits=%d LexLottery=%d", s.TranslitHits, s.LexLottery)
 			}
 		}},
+		{"English words that read as Russian are not transliteration hits", "Could you send me your bank details so I can top up my account? Our security team said it is fine.", func(t *testing.T, s Set) {
+			if s.TranslitHits != 0 {
+				t.Errorf("TranslitHits=%d, want 0 (evidence %v)", s.TranslitHits, s.Evidence)
+			}
+		}},
+		{"transliterated Russian with an English-looking word still matches", "vash bank zablokiroval kartu, nazovite kod iz sms", func(t *testing.T, s Set) {
+			if s.LexCredential < 1 || s.TranslitHits < 1 {
+				t.Errorf("LexCredential=%d TranslitHits=%d", s.LexCredential, s.TranslitHits)
+			}
+		}},
+		{"asking how to change one's own PIN is not a credential request", "Как поменять ПИН-код карты? How do I change my card PIN?", func(t *testing.T, s Set) {
+			if s.LexCredential != 0 {
+				t.Errorf("LexCredential=%d, want 0 (evidence %v)", s.LexCredential, s.Evidence)
+			}
+		}},
+		{"a request verb with the object is a credential request", "Продиктуйте, пожалуйста, ПИН-код. Text back your 4-digit PIN", func(t *testing.T, s Set) {
+			if s.LexCredential < 2 {
+				t.Errorf("LexCredential=%d, want ≥2 (evidence %v)", s.LexCredential, s.Evidence)
+			}
+		}},
 		{"ё is folded to е", "Вы ВЫИГРАЛИ! Ещё подарок от банка", func(t *testing.T, s Set) {
 			if s.LexLottery < 2 {
 				t.Errorf("LexLottery=%d, want ≥2", s.LexLottery)
@@ -199,7 +220,7 @@ func TestObfuscationIsFolded(t *testing.T) {
 				t.Errorf("HomoglyphWords=%d, want 0", s.HomoglyphWords)
 			}
 		}},
-		{"mathematical bold letters are read as plain ones", "𝐮𝐫𝐠𝐞𝐧𝐭: 𝐯𝐞𝐫𝐢𝐟𝐢𝐜𝐚𝐭𝐢𝐨𝐧 𝐜𝐨𝐝𝐞", func(t *testing.T, s Set) {
+		{"mathematical bold letters are read as plain ones", "𝐮𝐫𝐠𝐞𝐧𝐭: 𝐬𝐞𝐧𝐝 𝐭𝐡𝐞 𝐯𝐞𝐫𝐢𝐟𝐢𝐜𝐚𝐭𝐢𝐨𝐧 𝐜𝐨𝐝𝐞", func(t *testing.T, s Set) {
 			if s.LexUrgency < 1 || s.LexCredential < 1 {
 				t.Errorf("LexUrgency=%d LexCredential=%d", s.LexUrgency, s.LexCredential)
 			}
@@ -251,9 +272,15 @@ func TestLinks(t *testing.T) {
 		{name: "the brand inside a longer domain", text: "https://sberbank-secure.top/login", urls: 1, unknown: 1, lookalike: 1},
 		{name: "a Cyrillic к in the official domain", text: "Войдите на sberbanк.ru", urls: 1, unknown: 1, lookalike: 1, puny: 1},
 		{name: "punycode of a look-alike", text: "http://xn--sberbnk-4fg.ru/", urls: 1, unknown: 1, lookalike: 1, puny: 1},
-		{name: "punycode of an unrelated name", text: "http://xn--80ak6aa92e.com/", urls: 1, unknown: 1, puny: 1},
+		{name: "punycode homograph of a well-known brand (аррӏе.com)", text: "http://xn--80ak6aa92e.com/", urls: 1, unknown: 1, lookalike: 1, puny: 1},
+		{name: "punycode of an unrelated name", text: "http://xn--80aswg.xn--p1ai/", urls: 1, unknown: 1, puny: 1},
 		{name: "the official domain and its subdomain", text: "См. www.sberbank.ru и online.sberbank.ru/x", urls: 2, official: 2},
 		{name: "a well-known domain", text: "Запись на gosuslugi.ru", urls: 1},
+		{name: "a global brand's national site is well known", text: "Track at amazon.co.uk/orders or www.paypal.de/x", urls: 2},
+		{name: "a brand's name inside another domain is not well known but a lookalike", text: "Track at amazon-delivery.co.uk/orders", urls: 1, unknown: 1, lookalike: 1},
+		{name: "a well-known brand as a word of another domain", text: "Возврат: ozon-vozvrat.site/refund", urls: 1, unknown: 1, lookalike: 1},
+		{name: "a well-known brand under a free TLD", text: "Track at amazon.tk/orders", urls: 1, unknown: 1, lookalike: 1},
+		{name: "a well-known brand inside a longer word is not a lookalike", text: "see amazonite-shop.top/x", urls: 1, unknown: 1},
 		{name: "t.me is a link but not well known", text: "Подписывайся t.me/freemoney", urls: 1, unknown: 1},
 		{name: "a bare IP with a path", text: "Go to 185.12.4.9/login now", urls: 1, unknown: 1, ip: 1},
 		{name: "user info before the host", text: "http://sberbank.ru@evil.top/x", urls: 1, unknown: 1},

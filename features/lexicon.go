@@ -26,7 +26,7 @@ func DefaultLexicons() []byte { return bytes.Clone(defaultLexicons) }
 var cueNames = [...]string{
 	"lottery", "prize_fee", "purchase", "delivery", "credential", "card_request", "remote_access",
 	"bank", "security_service", "central_bank", "police", "manager", "safe_account", "transfer",
-	"investment", "mule", "spam", "urgency", "secrecy", "warning", "victim_report",
+	"investment", "mule", "job_offer", "spam", "urgency", "secrecy", "warning", "victim_report",
 	"name_claims",
 }
 
@@ -35,7 +35,7 @@ const (
 	cueSecurity      = 8
 	cueCentralBank   = 9
 	cuePolice        = 10
-	cueNameClaims    = 21
+	cueNameClaims    = 22
 	numCues          = len(cueNames)
 	numTextCues      = numCues - 1
 	maxPhraseStems   = 16
@@ -268,30 +268,48 @@ func (lx *lexicon) match(toks []token, h *lexHits, seen []int32) []int32 {
 // matchFrom matches elems[k:] against toks[i:], with gaps. It returns the
 // end token index (exclusive) and whether a transliterated reading was
 // needed.
+//
+// A match that needed transliterated readings only of words that look
+// English ("bank", "security") is no match: it is English text that reads
+// as Russian by accident, not Russian written in Latin letters.
 func matchFrom(elems []element, k int, toks []token, i int) (end int, usedAlt, ok bool) {
+	end, usedAlt, russian, ok := matchFromAlt(elems, k, toks, i)
+	if ok && usedAlt && !russian {
+		return 0, false, false
+	}
+	return end, usedAlt, ok
+}
+
+// matchFromAlt is matchFrom without the English check; russian reports
+// whether a transliterated reading was used for a word that does not look
+// English.
+func matchFromAlt(elems []element, k int, toks []token, i int) (end int, usedAlt, russian, ok bool) {
 	for k < len(elems) {
 		e := elems[k]
 		if e.stem == gapStem {
 			for skip := 0; skip <= maxGap; skip++ {
-				if end, alt, ok := matchFrom(elems, k+1, toks, i+skip); ok {
-					return end, usedAlt || alt, true
+				if end, alt, ru, ok := matchFromAlt(elems, k+1, toks, i+skip); ok {
+					return end, usedAlt || alt, russian || ru, true
 				}
 			}
-			return 0, false, false
+			return 0, false, false, false
 		}
 		if i >= len(toks) {
-			return 0, false, false
+			return 0, false, false, false
 		}
 		t := &toks[i]
 		switch {
 		case t.stem == e.stem:
 		case t.alt != "" && e.loose != "" && t.alt == e.loose:
 			usedAlt = true
+			if !t.eng {
+				russian = true
+			}
 		default:
-			return 0, false, false
+			return 0, false, false, false
 		}
 		i++
 		k++
 	}
-	return i, usedAlt, true
+	return i, usedAlt, russian, true
 }

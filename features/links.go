@@ -429,6 +429,36 @@ func (x *Extractor) isLookalike(host string) bool {
 			}
 		}
 	}
+	return imitatesWellKnown(folded, folded != host)
+}
+
+// genericLabels are well-known registrable labels that are also ordinary
+// words, so finding them inside another domain means nothing.
+var genericLabels = map[string]bool{"live": true, "office": true, "mail": true, "zoom": true, "booking": true}
+
+// imitatesWellKnown reports a host (not itself well known: classify
+// checks that first) that wears a well-known brand as a whole word of its
+// name: "sberbank-secure.top", "ozon-vozvrat.site", "paypal.com.verify.io",
+// "gosuslugi.site". Brands of under four letters and ordinary words are
+// skipped; a brand merely inside a longer word ("amazonite") is not a hit,
+// nor is plain brand.com/.org/.net beside the listed one (wikipedia.com);
+// disguised says the host was spelt with look-alike characters or punycode.
+func imitatesWellKnown(host string, disguised bool) bool {
+	parts := strings.FieldsFunc(host, func(r rune) bool { return r == '.' || r == '-' })
+	if !disguised && len(parts) == 2 && (parts[1] == "com" || parts[1] == "org" || parts[1] == "net") {
+		return false // brand.com next to a listed brand.org is the brand's own, not a lookalike
+	}
+	for _, d := range wellKnownDomains {
+		b := registrable(d)
+		if len(b) < 4 || genericLabels[b] {
+			continue
+		}
+		for _, p := range parts[:max(len(parts)-1, 0)] { // the last part is the TLD
+			if p == b {
+				return true
+			}
+		}
+	}
 	return false
 }
 

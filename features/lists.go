@@ -66,7 +66,52 @@ func matchesAny(host string, ds []string) bool {
 	return false
 }
 
-func (l *domainLists) wellKnown(host string) bool { return matchesAny(host, l.wellKnownD) }
+// wellKnown reports hosts of the well-known list, their subdomains, and
+// the national sites of the global ".com" brands on it: amazon.com also
+// covers amazon.co.uk and www.amazon.de. Only established country suffixes
+// count (countrySuffixes), not the free or reassigned ones scammers
+// register for lookalikes (.tk, .ml, .ws...).
+func (l *domainLists) wellKnown(host string) bool {
+	if matchesAny(host, l.wellKnownD) {
+		return true
+	}
+	suffix, label := countrySite(host)
+	if suffix == "" {
+		return false
+	}
+	for _, d := range l.wellKnownD {
+		if strings.HasSuffix(d, ".com") && strings.TrimSuffix(d, ".com") == label {
+			return true
+		}
+	}
+	return false
+}
+
+// countrySite splits "www.amazon.co.uk" into its country suffix "co.uk"
+// and the label before it, "amazon"; it returns "" when the host does not
+// end in one of countrySuffixes.
+func countrySite(host string) (suffix, label string) {
+	labels := strings.Split(host, ".")
+	n := len(labels)
+	if n >= 3 && countrySuffixes[labels[n-2]+"."+labels[n-1]] {
+		return labels[n-2] + "." + labels[n-1], labels[n-3]
+	}
+	if n >= 2 && countrySuffixes[labels[n-1]] {
+		return labels[n-1], labels[n-2]
+	}
+	return "", ""
+}
+
+// countrySuffixes are the national domains where global brands run their
+// local sites.
+var countrySuffixes = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, s := range strings.Fields("uk co.uk de fr es it nl be at ch se no dk fi ie pt pl cz gr hu ro " +
+		"ru kz by ua ca com.au au co.nz nz co.jp jp co.in in com.br com.mx mx com.tr com.sg sg ae co.il co.kr cn com.cn") {
+		m[s] = true
+	}
+	return m
+}()
 
 func (l *domainLists) shortener(host string) bool { return matchesAny(host, l.shortenerD) }
 

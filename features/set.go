@@ -30,7 +30,8 @@ type Set struct {
 	LexSafeAccount     int `expr:"lex_safe_account"`     // safe / reserve account, move your savings
 	LexTransfer        int `expr:"lex_transfer"`         // transfer money, send, top up, pay now
 	LexInvestment      int `expr:"lex_investment"`       // crypto, forex, guaranteed income, passive income
-	LexMule            int `expr:"lex_mule"`             // job moving money, rent your card/account, courier for cash
+	LexMule            int `expr:"lex_mule"`             // work that moves money: rent your card/account, drops, receive and forward transfers
+	LexJobOffer        int `expr:"lex_job_offer"`        // recruiting and easy-money pitches: remote work, daily pay, no experience, write in DM
 	LexSpam            int `expr:"lex_spam"`             // advertising: discount, promo, subscribe, sale
 	LexUrgency         int `expr:"lex_urgency"`          // urgent, immediately, within an hour, blocked
 	LexSecrecy         int `expr:"lex_secrecy"`          // don't tell anyone, keep secret, don't call the bank

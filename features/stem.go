@@ -24,6 +24,7 @@ const maxGap = 3
 type wordInfo struct {
 	stem string // Russian stem for Cyrillic words, English for Latin, the word itself otherwise
 	alt  string // for Latin words: the loose stem of their Cyrillic transliteration
+	eng  bool   // for Latin words: looks like an English word (see looksEnglish)
 }
 
 // stemWord computes the wordInfo of a normalised, folded word. It is pure;
@@ -48,7 +49,7 @@ func stemWord(w string) wordInfo {
 	case cyr > 0 && lat == 0 && dig == 0:
 		return wordInfo{stem: russian.Stem(w, false)}
 	case lat > 0 && cyr == 0 && dig == 0 && other == 0:
-		info := wordInfo{stem: english.Stem(w, false)}
+		info := wordInfo{stem: english.Stem(w, false), eng: looksEnglish(w)}
 		if lat >= 2 {
 			if t := transliterate(w); t != "" {
 				info.alt = loose(russian.Stem(t, false))
