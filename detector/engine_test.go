@@ -3,6 +3,7 @@ package detector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -158,8 +159,8 @@ func TestHandleBatchGivesEveryRecordOneOutcome(t *testing.T) {
 				t.Errorf("reason %s leaks the card: %q", r.Rule, r.Evidence)
 			}
 		}
-		if !strings.Contains(a.Reasons[0].Evidence, "411111******1111") {
-			t.Errorf("evidence %q", a.Reasons[0].Evidence)
+		if r := reasonOf(a, "credential.code"); !strings.Contains(r.Evidence, "411111******1111") {
+			t.Errorf("evidence %q", r.Evidence)
 		}
 	})
 	t.Run("advice names the official line in both languages", func(t *testing.T) {
@@ -170,6 +171,18 @@ func TestHandleBatchGivesEveryRecordOneOutcome(t *testing.T) {
 	t.Run("age and versions are set", func(t *testing.T) {
 		if a.AgeSeconds != 60 || a.RulesVersion != "test-1" || a.ModelVersion != "none" || a.Severity != models.SeverityCritical {
 			t.Errorf("alert %+v", a)
+		}
+	})
+	t.Run("reasons run from the heaviest; unknown_number is the last category", func(t *testing.T) {
+		var rules []string
+		for _, r := range a.Reasons {
+			rules = append(rules, r.Rule)
+		}
+		if strings.Join(rules, ",") != "unknown.sender,credential.code,sensitive.card" {
+			t.Errorf("reasons %v", rules)
+		}
+		if fmt.Sprint(a.Categories) != "[credential_request sensitive_data unknown_number]" {
+			t.Errorf("categories %v", a.Categories)
 		}
 	})
 	t.Run("unknown_number alone never alerts, whatever its weight", func(t *testing.T) {
@@ -324,4 +337,13 @@ func TestAPanicWhileScoringDeadLettersOnlyThatEvent(t *testing.T) {
 	if len(res.DeadLetters) != 1 || !strings.Contains(res.DeadLetters[0].Reason, "internal error") || res.DeadLetters[0].Record.Offset != 0 {
 		t.Errorf("dead letters %+v", res.DeadLetters)
 	}
+}
+
+func reasonOf(a models.Alert, rule string) models.Reason {
+	for _, r := range a.Reasons {
+		if r.Rule == rule {
+			return r
+		}
+	}
+	return models.Reason{}
 }

@@ -526,11 +526,25 @@ func widen(text string, i, dir, words, maxBytes int) int {
 			inSpace = false
 		}
 		if (i-start)*dir+size > maxBytes {
-			return i
+			return wordBoundary(text, start, i, dir)
 		}
 		i += dir * size
 	}
 }
+
+// wordBoundary pulls i (reached by widening from start in direction dir)
+// back towards start until it no longer cuts a word in half, so evidence
+// never begins or ends mid-word. With no boundary in between, start.
+func wordBoundary(text string, start, i, dir int) int {
+	for j := i; j != start; j -= dir {
+		if dir < 0 && (j == 0 || isASCIISpace(text[j-1])) || dir > 0 && (j == len(text) || isASCIISpace(text[j])) {
+			return j
+		}
+	}
+	return start
+}
+
+func isASCIISpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
 // firstSuspectWord quotes the first word that mixes scripts (mixed) or
 // carries an invisible character (!mixed), for the analyst.

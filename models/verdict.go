@@ -117,7 +117,8 @@ type Reason struct {
 
 // Verdict is the detector's judgement of one event. Flagged is true when
 // Severity is at least the configured minimum; only flagged events make
-// alerts. Categories and Reasons list counting rules first, in rule order.
+// alerts. Categories run from the strongest (unknown_number last); Reasons
+// list the counting rules heaviest first, then the shadow rules.
 type Verdict struct {
 	EventID    string     `json:"event_id"`
 	Flagged    bool       `json:"flagged"`

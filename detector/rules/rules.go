@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 
@@ -256,10 +257,15 @@ func (rs *Ruleset) Rules() []Rule {
 
 // Evaluation is the outcome of the rules on one event's features.
 type Evaluation struct {
-	Score      float64
-	Severity   models.Severity
-	Categories []models.Category // of counting rules with positive weight, first-fired first, deduplicated
-	Reasons    []models.Reason   // counting rules first, then shadow rules, each in file order
+	Score    float64
+	Severity models.Severity
+	// Categories of the counting rules with positive weight, strongest
+	// first (by summed weight; unknown_number, which only strengthens
+	// others, always last). The first category picks the advice.
+	Categories []models.Category
+	// Reasons: counting rules by weight, heaviest first (file order among
+	// equals), then shadow rules in file order.
+	Reasons []models.Reason
 }
 
 // Evaluate runs every rule against set. A rule whose evaluation fails at
@@ -303,6 +309,8 @@ func (rs *Ruleset) Evaluate(set *features.Set) (Evaluation, error) {
 		}
 	}
 	ev.Score = math.Round(ev.Score*100) / 100
+	ev.Categories = byStrength(ev.Categories, ev.Reasons)
+	sort.SliceStable(ev.Reasons, func(i, j int) bool { return ev.Reasons[i].Weight > ev.Reasons[j].Weight })
 	ev.Reasons = append(ev.Reasons, shadow...)
 	ev.Severity = rs.severity(ev.Score)
 	if onlyUnknown {
@@ -344,6 +352,24 @@ func (rs *Ruleset) Advice(cats []models.Category, lines string) models.Advice {
 		RU: strings.ReplaceAll(a.RU, "{lines}", lines),
 		EN: strings.ReplaceAll(a.EN, "{lines}", lines),
 	}
+}
+
+// byStrength orders categories by the summed weight of their reasons,
+// strongest first, with unknown_number last: it strengthens the others but
+// is never what an alert is about.
+func byStrength(cats []models.Category, reasons []models.Reason) []models.Category {
+	weight := make(map[models.Category]float64, len(cats))
+	for _, r := range reasons {
+		weight[r.Category] += r.Weight
+	}
+	sort.SliceStable(cats, func(i, j int) bool {
+		ui, uj := cats[i] == models.CategoryUnknownNumber, cats[j] == models.CategoryUnknownNumber
+		if ui != uj {
+			return uj
+		}
+		return weight[cats[i]] > weight[cats[j]]
+	})
+	return cats
 }
 
 func containsCategory(cs []models.Category, c models.Category) bool {
