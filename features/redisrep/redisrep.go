@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -156,7 +157,14 @@ type Store struct {
 	sha    string
 	// TTLs in milliseconds, formatted once.
 	counterTTL, windowTTL, idTTL string
+	// roundTrips counts pipelines and script loads sent to Redis.
+	roundTrips atomic.Uint64
 }
+
+// RoundTrips returns how many round trips (pipelines and script loads)
+// Observe has sent since the Store was made: for metrics and benchmarks,
+// and for tests that hold the detector to one per batch.
+func (s *Store) RoundTrips() uint64 { return s.roundTrips.Load() }
 
 // New returns a Store on client, or the error of cfg.Validate. It does no
 // I/O: call LoadScript at start to spare the first batch a NOSCRIPT
@@ -242,6 +250,7 @@ func Dial(ctx context.Context, opts Options, cfg Config) (*Store, error) {
 // cluster). Observe reloads it by itself when Redis lost it; loading at
 // start only saves the first batch a round trip.
 func (s *Store) LoadScript(ctx context.Context) error {
+	s.roundTrips.Add(1)
 	sha, err := s.client.ScriptLoad(ctx, observeScript).Result()
 	if err != nil {
 		return fmt.Errorf("redisrep: loading script: %w", err)
@@ -331,6 +340,7 @@ func (s *Store) run(ctx context.Context, obs []models.Observation, todo []int, o
 			s.counterTTL, s.windowTTL, s.idTTL)
 	}
 	// Exec's error is the first command's error; each is checked below.
+	s.roundTrips.Add(1)
 	_, _ = pipe.Exec(ctx)
 	var retry []int
 	for j, cmd := range cmds {
