@@ -8,11 +8,7 @@ import (
 	"time"
 
 	"fraudwatch/detector"
-	"fraudwatch/detector/rules"
-	"fraudwatch/features"
-	"fraudwatch/features/memrep"
 	"fraudwatch/fixtures"
-	"fraudwatch/models"
 )
 
 // BenchmarkHandleBatch measures the scoring core on one goroutine: decode,
@@ -20,28 +16,7 @@ import (
 // built from the fixtures, with their ids and senders varied so that
 // nothing is a replay. It reports events/s; no I/O is involved.
 func BenchmarkHandleBatch(b *testing.B) {
-	dir, err := features.ParseDirectory(fixtures.Directory())
-	if err != nil {
-		b.Fatal(err)
-	}
-	x, err := features.NewExtractor(features.Config{DefaultRegion: "RU", Directory: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rs, err := rules.Default()
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, _ := detector.NewSenderHasher("v1", []byte("bench-secret-0123456789"))
-	rep, err := memrep.New(memrep.Config{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := detector.NewEngine(detector.EngineConfig{OfficialLines: []string{"+74951234567"}},
-		models.DecodeOptions{NormalizeSender: features.NewNumberNormalizer("RU").Normalize}, x, rep, h, rs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	eng, _ := newFixtureEngine(b, time.Now())
 	var lines [][]byte
 	for _, l := range bytes.Split(fixtures.Events(), []byte("\n")) {
 		if len(bytes.TrimSpace(l)) > 0 {

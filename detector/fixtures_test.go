@@ -21,37 +21,44 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// scoreFixtures runs the real scoring path (features, built-in rules,
-// in-memory reputation) over fixtures/events.jsonl in file order.
-func scoreFixtures(t *testing.T) ([]models.LabeledEvent, []detector.Scored) {
-	t.Helper()
+// newFixtureEngine builds the real scoring path (features with the sample
+// directory, built-in rules, in-memory reputation) with the clock at now.
+func newFixtureEngine(tb testing.TB, now time.Time) (*detector.Engine, models.DecodeOptions) {
+	tb.Helper()
 	dir, err := features.ParseDirectory(fixtures.Directory())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	x, err := features.NewExtractor(features.Config{DefaultRegion: "RU", Directory: dir})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	rs, err := rules.Default()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h, err := detector.NewSenderHasher("v1", []byte("fixture-test-secret-0123"))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	opts := models.DecodeOptions{NormalizeSender: features.NewNumberNormalizer("RU").Normalize}
-	now := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
 	rep, err := memrep.New(memrep.Config{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	opts := models.DecodeOptions{NormalizeSender: features.NewNumberNormalizer("RU").Normalize}
 	eng, err := detector.NewEngine(detector.EngineConfig{OfficialLines: officialNumbers(dir), Now: func() time.Time { return now }},
 		opts, x, rep, h, rs)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return eng, opts
+}
+
+// scoreFixtures runs the real scoring path over fixtures/events.jsonl in
+// file order.
+func scoreFixtures(t *testing.T) ([]models.LabeledEvent, []detector.Scored) {
+	t.Helper()
+	eng, opts := newFixtureEngine(t, time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC))
 	var rows []models.LabeledEvent
 	sc := bufio.NewScanner(bytes.NewReader(fixtures.Events()))
 	sc.Buffer(nil, 1<<20)
