@@ -142,6 +142,8 @@ func plainForm(r rune) rune {
 func pass1(dst *normText, text string) (invisible int) {
 	dst.reset()
 	var prev rune // previous kept rune
+	var next rune // first visible rune after the current run of invisible ones
+	nextPos := -1 // its position
 	for i := 0; i < len(text); {
 		c := text[i]
 		if c < utf8.RuneSelf && c != '`' && c != '\t' && c != '\r' && c != '\v' && c != '\f' {
@@ -171,16 +173,21 @@ func pass1(dst *normText, text string) (invisible int) {
 			continue
 		}
 		if isInvisible(r) {
+			// The next visible rune is looked up once per run of invisible
+			// characters: a text of 64k zero-width spaces must stay linear.
+			if i > nextPos {
+				next, nextPos = nextVisible(text, i)
+			}
 			switch {
 			case isBidiControl(r):
 				invisible++
 			case isSilentInvisible(r):
 				// Counted only between letters: "к\u200dод".
-				if isWordRune(prev) && isWordRune(nextRune(text, i)) {
+				if isWordRune(prev) && isWordRune(next) {
 					invisible++
 				}
 			default:
-				if isWordRune(prev) || isWordRune(nextRune(text, i)) {
+				if isWordRune(prev) || isWordRune(next) {
 					invisible++
 				}
 			}
@@ -225,15 +232,17 @@ func pass1(dst *normText, text string) (invisible int) {
 	return invisible
 }
 
-func nextRune(s string, i int) rune {
+// nextVisible returns the first rune at or after i that is not invisible,
+// and its position (len(s) and 0 when there is none).
+func nextVisible(s string, i int) (rune, int) {
 	for i < len(s) {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if !isInvisible(r) {
-			return r
+			return r, i
 		}
 		i += size
 	}
-	return 0
+	return 0, len(s)
 }
 
 func isWordRune(r rune) bool {
