@@ -198,7 +198,7 @@ func newPipeline(ctx context.Context, s settings, useRedis bool) (*pipeline, err
 			DB:       s.redis.DB,
 		}, redisrep.Config{Prefix: s.redis.Prefix, IDRetention: s.redis.IDRetention})
 		if err != nil {
-			return nil, fmt.Errorf("redis %s: %w", strings.Join(s.redis.Addrs, ","), err)
+			return nil, &redisUnavailableError{addrs: strings.Join(s.redis.Addrs, ","), err: err}
 		}
 		p.rep, p.pinger = st, st
 		p.closers = append(p.closers, st.Close)
@@ -230,3 +230,13 @@ func loadRules(path string) (*rules.Ruleset, error) {
 	}
 	return rules.LoadFile(path)
 }
+
+// redisUnavailableError is a failure to reach Redis while building the
+// pipeline: `run` waits and tries again, unlike a configuration error.
+type redisUnavailableError struct {
+	addrs string
+	err   error
+}
+
+func (e *redisUnavailableError) Error() string { return fmt.Sprintf("redis %s: %v", e.addrs, e.err) }
+func (e *redisUnavailableError) Unwrap() error { return e.err }

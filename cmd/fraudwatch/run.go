@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"fraudwatch/detector/kafkaio"
@@ -36,9 +37,37 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p, err := newPipeline(ctx, s, true)
+	// Health endpoints come first, so that while Redis or Kafka is still
+	// unreachable at start /readyz says why instead of refusing connections.
+	var checks atomic.Pointer[[]readyCheck]
+	checks.Store(&[]readyCheck{func(context.Context) error { return errors.New("starting: connecting to Redis") }})
+	if cfg.HTTP.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+		if err != nil {
+			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+		}
+		srv := &http.Server{Handler: healthMux(func() []readyCheck { return *checks.Load() }), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("health endpoint stopped", "err", err)
+			}
+		}()
+		defer func() {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(shutdownCtx)
+			cancel()
+		}()
+		logger.Info("health endpoints listening", "addr", ln.Addr().String())
+	}
+
+	p, err := newPipelineWaitingForRedis(ctx, s, logger, func(err error) {
+		checks.Store(&[]readyCheck{func(context.Context) error { return err }})
+	})
 	if err != nil {
 		return err
+	}
+	if p == nil {
+		return nil // stopped while waiting for Redis
 	}
 	defer p.Close()
 
@@ -57,40 +86,50 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer consumer.Close()
+	checks.Store(&[]readyCheck{func(context.Context) error { return consumer.Ready() }, p.ping})
 
-	var srv *http.Server
-	if cfg.HTTP.Addr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-		if err != nil {
-			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
-		}
-		srv = &http.Server{Handler: healthMux(func(context.Context) error { return consumer.Ready() }, p.ping), ReadHeaderTimeout: 5 * time.Second}
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("health endpoint stopped", "err", err)
-			}
-		}()
-		logger.Info("health endpoints listening", "addr", ln.Addr().String())
-	}
 	logger.Info("fraudwatch running", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
 		"inbound", cfg.Kafka.InboundTopic, "alerts", cfg.Kafka.AlertsTopic, "dlq", cfg.Kafka.DLQTopic,
 		"rules", p.engine.Rules().Version(), "min_severity", cfg.Detector.MinSeverity)
-	runErr := consumer.Run(ctx)
-	if srv != nil {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(shutdownCtx)
-		cancel()
-	}
-	if runErr != nil {
-		return runErr
+	if err := consumer.Run(ctx); err != nil {
+		return err
 	}
 	logger.Info("fraudwatch stopped")
 	return nil
 }
 
-// healthMux serves /healthz (the process is alive) and /readyz (Kafka and
-// Redis both answer): load balancers and orchestrators route by readyz.
-func healthMux(checks ...func(context.Context) error) http.Handler {
+// newPipelineWaitingForRedis builds the pipeline, waiting with backoff
+// while Redis is unreachable (it may start after fraudwatch). Any other
+// error is returned at once. It returns nil, nil when ctx ends first.
+func newPipelineWaitingForRedis(ctx context.Context, s settings, logger *slog.Logger, failed func(error)) (*pipeline, error) {
+	wait := 500 * time.Millisecond
+	for {
+		p, err := newPipeline(ctx, s, true)
+		var unavailable *redisUnavailableError
+		if !errors.As(err, &unavailable) {
+			return p, err
+		}
+		if ctx.Err() != nil {
+			return nil, nil
+		}
+		failed(err)
+		logger.Warn("Redis unreachable; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// readyCheck reports why the service cannot do its work, or nil.
+type readyCheck func(context.Context) error
+
+// healthMux serves /healthz (the process is alive) and /readyz (every
+// current check passes: Kafka and Redis answer): load balancers and
+// orchestrators route by readyz.
+func healthMux(current func() []readyCheck) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -99,7 +138,7 @@ func healthMux(checks ...func(context.Context) error) http.Handler {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
 		var problems []string
-		for _, check := range checks {
+		for _, check := range current() {
 			if err := check(ctx); err != nil {
 				problems = append(problems, err.Error())
 			}

@@ -167,7 +167,7 @@ func waitHTTP(t *testing.T, ctx context.Context, url string, want int) {
 func TestReadyzReportsEachUnreachableDependency(t *testing.T) {
 	redisDown := func(context.Context) error { return errors.New("redis: connection refused") }
 	kafkaUp := func(context.Context) error { return nil }
-	srv := httptest.NewServer(healthMux(kafkaUp, redisDown))
+	srv := httptest.NewServer(healthMux(func() []readyCheck { return []readyCheck{kafkaUp, redisDown} }))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/readyz")
 	if err != nil {
@@ -189,5 +189,75 @@ func TestReadyzReportsEachUnreachableDependency(t *testing.T) {
 	live.Body.Close()
 	if live.StatusCode != http.StatusOK {
 		t.Errorf("healthz: %d while a dependency is down; liveness must not depend on it", live.StatusCode)
+	}
+}
+
+// Redis may come up after fraudwatch (a compose file starts them
+// together): run waits for it, alive but not ready, and says why.
+func TestRunWaitsForRedisAndIsNotReadyMeanwhile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	deadRedis, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody answers on once closed
+	if err != nil {
+		t.Fatal(err)
+	}
+	redisAddr := deadRedis.Addr().String()
+	deadRedis.Close()
+	env := map[string]string{
+		"FRAUDWATCH_REDIS_ADDRS":    redisAddr,
+		"FRAUDWATCH_HMAC_SECRET":    testSecret,
+		"FRAUDWATCH_OFFICIAL_LINES": "+74951234567",
+		"FRAUDWATCH_HTTP_ADDR":      httpAddr,
+		"FRAUDWATCH_LOG_FORMAT":     "text",
+	}
+	for _, v := range EnvVars() {
+		t.Setenv(v.Name, env[v.Name])
+	}
+	clearEmptyEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- dispatch(runCtx, []string{"run"}, nil, &bytes.Buffer{}, &stderr) }()
+
+	waitHTTP(t, ctx, "http://"+httpAddr+"/healthz", http.StatusOK)
+	// Not ready, first while starting, then with the Redis error itself.
+	var problems []string
+	for ctx.Err() == nil {
+		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Problems []string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("readyz answered %d without Redis", resp.StatusCode)
+		}
+		problems = body.Problems
+		if len(problems) == 1 && strings.Contains(problems[0], "connection refused") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], redisAddr) {
+		t.Errorf("readyz problems %q, want the Redis error naming %s", problems, redisAddr)
+	}
+	stop()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("run exited %d:\n%s", code, stderr.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("run did not stop while waiting for Redis")
+	}
+	if !strings.Contains(stderr.String(), "Redis unreachable; retrying") {
+		t.Errorf("no retry logged:\n%s", stderr.String())
 	}
 }
