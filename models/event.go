@@ -252,7 +252,14 @@ func decodeTime(raw json.RawMessage) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, &DecodeError{Field: "ts", Reason: fmt.Sprintf("not an RFC 3339 time: %q", excerpt(s, 40))}
 	}
-	return t.UTC(), nil
+	// An offset can push a time written in year 0000 or 9999 out of the
+	// years JSON can carry ("0000-01-01T00:00:00+01:00" is year -1 in UTC).
+	// Its alert could then never be encoded, and retrying it would stall
+	// the partition, so it is rejected here.
+	if t = t.UTC(); t.Year() < 0 || t.Year() > 9999 {
+		return time.Time{}, &DecodeError{Field: "ts", Reason: fmt.Sprintf("%q is outside the years 0000–9999 in UTC", excerpt(s, 40))}
+	}
+	return t, nil
 }
 
 // optionalText decodes a sender-controlled string. A wrong JSON type is an

@@ -30,6 +30,8 @@ func TestDecodeEventRejectsWhatCannotBeInterpreted(t *testing.T) {
 		{"a kind of the wrong type", `{"id":"a","kind":["message"],"ts":"2026-11-26T09:00:00Z","to":"emp-1"}`, "kind", "got a list"},
 		{"a missing time", `{"id":"a","kind":"message","to":"emp-1"}`, "ts", "missing"},
 		{"a time that is not RFC 3339", `{"id":"a","kind":"message","ts":"26.11.2026 09:00","to":"emp-1"}`, "ts", "not an RFC 3339 time"},
+		{"a time pushed before year 0000 by its offset", `{"id":"a","kind":"message","ts":"0000-01-01T00:00:00+01:00","to":"emp-1"}`, "ts", "outside the years 0000–9999"},
+		{"a time pushed past year 9999 by its offset", `{"id":"a","kind":"message","ts":"9999-12-31T23:59:59-01:00","to":"emp-1"}`, "ts", "outside the years 0000–9999"},
 		{"a time as a unix number", `{"id":"a","kind":"message","ts":1764148500,"to":"emp-1"}`, "ts", "got a number"},
 		{"a missing employee", `{"id":"a","kind":"message","ts":"2026-11-26T09:00:00Z"}`, "to", "missing"},
 		{"text of the wrong type", `{"id":"a","kind":"message","ts":"2026-11-26T09:00:00Z","to":"emp-1","text":{"body":"x"}}`, "text", "got an object"},
@@ -314,6 +316,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		if (ev.Kind == KindCall) != (ev.Call != nil) {
 			t.Fatalf("call details on the wrong kind: %+v", ev)
+		}
+		if _, err := ev.TS.MarshalJSON(); err != nil {
+			t.Fatalf("accepted a time its alert cannot carry: %v", err)
 		}
 	})
 }
