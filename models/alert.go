@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Advice is the verify-before-reply warning for the employee, in both
@@ -66,21 +68,86 @@ func MaskNumber(n string) string {
 
 // MaskCardNumbers masks every Luhn-valid card number (13–19 digits,
 // optionally grouped by spaces or dashes) in s to its first 6 and last 4
-// digits, as payment-card rules allow to display.
+// digits, as payment-card rules allow to display. It sees through the
+// disguises the feature normaliser folds away, so that a number the
+// detector recognised never reaches an employee in clear: invisible
+// characters between the digits, Unicode spaces and dashes as group
+// separators, and non-ASCII digits (fullwidth "４１１１…").
 func MaskCardNumbers(s string) string {
-	spans := FindCardNumbers(s)
+	view, start, end := cardView(s)
+	spans := FindCardNumbers(view)
 	if len(spans) == 0 {
 		return s
 	}
 	var b strings.Builder
 	last := 0
 	for _, sp := range spans {
-		b.WriteString(s[last:sp.Start])
+		b.WriteString(s[last:start[sp.Start]])
 		b.WriteString(MaskPAN(sp.Digits))
-		last = sp.End
+		last = end[sp.End-1]
 	}
 	b.WriteString(s[last:])
 	return b.String()
+}
+
+// cardView maps s to the ASCII that FindCardNumbers reads: digits of any
+// script become ASCII digits, Unicode spaces a space, dashes a dash,
+// invisible format characters nothing, and every other rune one '.'.
+// View byte i came from s[start[i]:end[i]]. An ASCII s is its own view.
+func cardView(s string) (view string, start, end []int) {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		start, end = make([]int, len(s)), make([]int, len(s))
+		for i := range s {
+			start[i], end[i] = i, i+1
+		}
+		return s, start, end
+	}
+	b := make([]byte, 0, len(s))
+	for i, r := range s {
+		var c byte
+		switch {
+		case r < utf8.RuneSelf:
+			c = byte(r)
+		case unicode.Is(unicode.Cf, r):
+			continue
+		case unicode.IsDigit(r):
+			c = '0' + digitValue(r)
+		case unicode.IsSpace(r) || unicode.Is(unicode.Zs, r):
+			c = ' '
+		case unicode.Is(unicode.Pd, r) || r == '\u2212':
+			c = '-'
+		default:
+			c = '.'
+		}
+		b = append(b, c)
+		start = append(start, i)
+		end = append(end, i+utf8.RuneLen(r))
+	}
+	return string(b), start, end
+}
+
+// digitValue is the value of a decimal digit of any script. Unicode
+// encodes each script's digits 0–9 contiguously, and the ranges of
+// unicode.Nd start at a zero.
+func digitValue(r rune) byte {
+	for _, rg := range unicode.Nd.R16 {
+		if rune(rg.Lo) <= r && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10)
+		}
+	}
+	for _, rg := range unicode.Nd.R32 {
+		if rune(rg.Lo) <= r && r <= rune(rg.Hi) {
+			return byte((r - rune(rg.Lo)) % 10)
+		}
+	}
+	return 0
 }
 
 // MaskPAN keeps the first 6 and last 4 digits of a card number.
@@ -99,7 +166,10 @@ type CardSpan struct {
 
 // FindCardNumbers returns the Luhn-valid runs of 13–19 digits in s, where
 // digits may be grouped by single spaces or dashes. A run glued to other
-// digits is not a card number.
+// digits is not a card number. A run that is too long or fails Luhn may be
+// a card number followed by more groups (an expiry date, a CVV): then the
+// longest Luhn-valid leading part of 13–19 digits that ends with a whole
+// group, and whose groups all have at least 3 digits, is the card number.
 func FindCardNumbers(s string) []CardSpan {
 	var out []CardSpan
 	for i := 0; i < len(s); {
@@ -107,25 +177,35 @@ func FindCardNumbers(s string) []CardSpan {
 			i++
 			continue
 		}
-		digits := make([]byte, 0, 19)
+		digits := make([]byte, 0, 20)
 		j, end := i, i
+		var lead CardSpan         // the longest card-like leading groups so far
+		group, minGroup := 0, 100 // digits in the current group, fewest in a finished one
 		for j < len(s) && len(digits) <= 19 {
 			c := s[j]
 			if isDigit(c) {
 				digits = append(digits, c)
 				j++
 				end = j
+				group++
 				continue
 			}
 			if (c == ' ' || c == '-') && j+1 < len(s) && isDigit(s[j+1]) && j > i {
+				minGroup, group = min(minGroup, group), 0
+				if n := len(digits); n >= 13 && minGroup >= 3 && luhn(digits) {
+					lead = CardSpan{Start: i, End: j, Digits: string(digits)}
+				}
 				j++
 				continue
 			}
 			break
 		}
 		if n := len(digits); n >= 13 && n <= 19 && luhn(digits) {
-			out = append(out, CardSpan{Start: i, End: end, Digits: string(digits)})
-			i = end
+			lead = CardSpan{Start: i, End: end, Digits: string(digits)}
+		}
+		if lead.End > 0 {
+			out = append(out, lead)
+			i = lead.End
 			continue
 		}
 		i++

@@ -46,6 +46,14 @@ func TestMaskCardNumbers(t *testing.T) {
 		{"a short number is left alone", "code 123456", "code 123456"},
 		{"two numbers in one text", "4111111111111111 and 5555555555554444", "411111******1111 and 555555******4444"},
 		{"digits glued to a longer run are not a card", "x41111111111111110000000y", "x41111111111111110000000y"},
+		{"a grouped number followed by its expiry", "карта 4111 1111 1111 1111 12/27", "карта 411111******1111 12/27"},
+		{"a grouped number followed by its CVV", "5555 5555 5555 4444 123", "555555******4444 123"},
+		{"a number with zero-width spaces between its groups", "карта 4111\u200b1111\u200b1111\u200b1111 срочно", "карта 411111******1111 срочно"},
+		{"a number with invisible characters between its digits", "4\u200d1\u20601111111111111\u200b1 ok", "411111******1111 ok"},
+		{"a number grouped by no-break spaces", "card 5555\u00a05555\u00a05555\u00a04444 ok", "card 555555******4444 ok"},
+		{"a number grouped by en dashes", "2200\u20130000\u20130000\u20130004", "220000******0004"},
+		{"a number in fullwidth digits", "карта ４１１１１１１１１１１１１１１１ срочно", "карта 411111******1111 срочно"},
+		{"a number in Arabic-Indic digits", "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661", "411111******1111"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
