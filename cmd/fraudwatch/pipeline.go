@@ -51,8 +51,12 @@ func settingsFromConfig(cfg Config, logger *slog.Logger) (settings, error) {
 		logger:          logger,
 	}
 	sev, err := models.ParseSeverity(cfg.Detector.MinSeverity)
+	if err == nil && sev == models.SeverityNone {
+		// The engine reads none as "unset" and would silently use medium.
+		err = errors.New(`severity "none" cannot be the minimum (it would flag every event): want low, medium, high or critical`)
+	}
 	if err != nil {
-		return settings{}, err
+		return settings{}, fmt.Errorf("min severity: %w", err)
 	}
 	s.minSeverity = sev
 	if p := cfg.Detector.Directory; p != "" {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,7 +59,9 @@ func cmdProduce(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		batch = batch[:0]
 		return nil
 	}
+	lines := 0
 	for sc.Scan() {
+		lines++
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
@@ -71,7 +74,15 @@ func cmdProduce(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return err
+		// What was read before the bad line still goes out, so that the
+		// count in the error is what the topic holds.
+		if ferr := flush(); ferr != nil {
+			return ferr
+		}
+		if errors.Is(err, bufio.ErrTooLong) {
+			err = fmt.Errorf("longer than %d bytes", maxLineBytes)
+		}
+		return fmt.Errorf("line %d: %w; %d records produced before it", lines+1, err, sent)
 	}
 	if err := flush(); err != nil {
 		return err

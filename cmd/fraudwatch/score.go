@@ -18,7 +18,8 @@ import (
 )
 
 // maxLineBytes bounds one input line: the largest event (64 Ki characters
-// of text, 4 bytes each) with room for the rest.
+// of text, 4 bytes each) with room for the rest. score reports a longer
+// line as bad and goes on; produce stops at it.
 const maxLineBytes = 1 << 20
 
 // scoreBatch is how many events share one reputation round trip.
@@ -90,8 +91,7 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 // scoreStream reads JSON Lines from in and writes one verdict per good
 // line to out, in input order. It returns the number of bad lines.
 func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOptions, clock *replayClock, in io.Reader, name string, out, errOut io.Writer) (int, error) {
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), maxLineBytes)
+	br := bufio.NewReaderSize(in, 64*1024)
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
@@ -123,9 +123,20 @@ func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOp
 		batch = batch[:0]
 		return nil
 	}
-	for sc.Scan() {
+	for {
+		raw, tooLong, err := readLine(br, maxLineBytes)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return bad, fmt.Errorf("reading %s: %w", name, err)
+		}
 		line++
-		raw := sc.Bytes()
+		if tooLong {
+			bad++
+			fmt.Fprintf(errOut, "%s:%d: line longer than %d bytes; skipped (is the input JSON Lines?)\n", name, line, maxLineBytes)
+			continue
+		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
@@ -142,13 +153,36 @@ func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOp
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		if errors.Is(err, bufio.ErrTooLong) {
-			return bad, fmt.Errorf("%s:%d: line longer than %d bytes; split the input or check it is JSON Lines", name, line+1, maxLineBytes)
-		}
-		return bad, fmt.Errorf("reading %s: %w", name, err)
-	}
 	return bad, flush()
+}
+
+// readLine returns the next line of br without its line ending, or io.EOF
+// after the last one. A line over max bytes is read to its end and
+// dropped (tooLong), so that one oversized line costs only itself.
+func readLine(br *bufio.Reader, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			if len(line)+len(chunk) > max+2 { // +2: the line ending is not counted
+				tooLong, line = true, nil
+			} else {
+				line = append(line, chunk...)
+			}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case err == nil:
+		case errors.Is(err, io.EOF) && (len(line) > 0 || tooLong):
+		default:
+			return nil, false, err
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+		if len(line) > max {
+			return nil, true, nil
+		}
+		return line, tooLong, nil
+	}
 }
 
 // decodeLine accepts both forms of DESIGN.md: an event, or a labelled
