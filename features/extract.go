@@ -50,6 +50,7 @@ type scratch struct {
 	phones    []span
 	phoneNums []string
 	cardSpans []span
+	cardOrig  []span // cardSpans in bytes of the original text
 	blank     []span
 	ptoks     []span
 	toks      []token
@@ -298,10 +299,11 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 
 	// Cards, links and phones are found on the rune-normalised text and
 	// blanked before tokenizing: prose would split them into pieces.
-	sc.cardSpans = sc.cardSpans[:0]
+	sc.cardSpans, sc.cardOrig = sc.cardSpans[:0], sc.cardOrig[:0]
 	var cardDigits []string
 	for _, c := range models.FindCardNumbers(low) {
 		sc.cardSpans = append(sc.cardSpans, span{c.Start, c.End})
+		sc.cardOrig = append(sc.cardOrig, span{sc.low.origOffset(c.Start), sc.low.origOffset(c.End)})
 		cardDigits = append(cardDigits, c.Digits)
 	}
 	s.Cards = len(cardDigits)
@@ -318,7 +320,7 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 	s.PhonesInText = countDistinct(sc.phoneNums)
 	if len(sc.phones) > 0 {
 		p := sc.phones[0]
-		s.evidence("phones_in_text", x.excerptOrig(text, &sc.low, p.start, p.end, false))
+		s.evidence("phones_in_text", x.excerptOrig(text, &sc.low, p.start, p.end, nil, false))
 	}
 	sc.blank = append(sc.blank, sc.phones...)
 	sortSpans(sc.blank)
@@ -331,7 +333,7 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 		s.MaxAmount = max(s.MaxAmount, a)
 	}
 	if moneyEv.end > 0 {
-		s.evidence("money_amounts", x.excerptOrig(text, &sc.low, moneyEv.start, moneyEv.end, false))
+		s.evidence("money_amounts", x.excerptOrig(text, &sc.low, moneyEv.start, moneyEv.end, nil, false))
 	}
 
 	x.linkFeatures(s, sc)
@@ -351,7 +353,7 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 		*p = h.counts[i]
 		if h.counts[i] > 0 {
 			sp := h.first[i]
-			s.evidence("lex_"+cueNames[i], x.excerptOrig(text, &sc.fold, sp.start, sp.end, true))
+			s.evidence("lex_"+cueNames[i], x.excerptOrig(text, &sc.fold, sp.start, sp.end, sc.cardOrig, true))
 		}
 	}
 	s.TranslitHits = h.translit
@@ -371,21 +373,22 @@ func (x *Extractor) linkFeatures(s *Set, sc *scratch) {
 	var st linkStats
 	var hosts, unknown []string
 	for _, l := range sc.links {
-		before := st.unknown
+		before := st
 		x.classify(&st, l.host)
 		if len(hosts) < 5 {
 			hosts = append(hosts, l.host)
 		}
-		if st.unknown > before && len(unknown) < 5 {
+		if st.unknown > before.unknown && len(unknown) < 5 {
 			unknown = append(unknown, l.host)
 		}
-		if x.lists.shortener(l.host) {
+		// Evidence is the first host that was counted.
+		if st.shorteners > before.shorteners {
 			s.evidence("shorteners", l.host)
 		}
-		if isIPv4(l.host) {
+		if st.ip > before.ip {
 			s.evidence("ip_links", l.host)
 		}
-		if strings.Contains(l.host, "xn--") || !isASCII(l.host) {
+		if st.puny > before.puny {
 			s.evidence("punycode_links", l.host)
 		}
 	}
@@ -451,41 +454,66 @@ func dropOverlaps(sp []span) []span {
 
 // excerptOrig quotes the original text around normalised bytes [a, b):
 // the hit and, when context is set, a couple of words either side, at
-// most 80 characters, on one line.
-func (x *Extractor) excerptOrig(text string, n *normText, a, b int, context bool) string {
+// most 80 characters, on one line. Context never takes part of a card
+// number (cards: spans of the original text): the detector masks whole
+// card numbers only, so a part would reach the employee in clear.
+func (x *Extractor) excerptOrig(text string, n *normText, a, b int, cards []span, context bool) string {
 	oa, ob := n.origOffset(a), n.origOffset(b)
 	if ob < oa {
 		ob = oa
 	}
 	if context {
+		hitA, hitB := oa, ob
 		oa = widen(text, oa, -1, 2, 30)
 		ob = widen(text, ob, +1, 3, 40)
+		for _, c := range cards {
+			if oa > c.start && oa < c.end {
+				oa = min(c.end, hitA)
+			}
+			if ob > c.start && ob < c.end {
+				ob = max(c.start, hitB)
+			}
+		}
 	}
 	return oneLine(text[oa:ob], 80)
 }
 
-// oneLine collapses white space, replaces broken UTF-8 and cuts s to n
-// runes (with "…").
+// oneLine collapses white space, replaces broken UTF-8 and cuts s to at
+// most n runes, "…" included. The cut falls after a whole word, unless
+// the first word alone is too long, and drops the numbers before it: a
+// card number cut in half would escape masking.
 func oneLine(s string, n int) string {
 	var b strings.Builder
-	b.Grow(len(s) + 3)
+	b.Grow(min(len(s), 4*n) + 3)
 	space, runes := false, 0
+	fit, wordEnd := 0, 0 // bytes of b that leave room for "…": all of them, and up to the last whole word
 	for _, r := range s {
 		if isSpaceFast(r) {
 			space = true
 			continue
 		}
 		if space && b.Len() > 0 {
+			if runes < n {
+				wordEnd = b.Len()
+			}
 			b.WriteByte(' ')
 			runes++
 		}
 		space = false
 		if runes >= n {
-			b.WriteString("…")
-			break
+			if wordEnd == 0 {
+				return b.String()[:fit] + "…"
+			}
+			out := strings.TrimRightFunc(b.String()[:wordEnd], func(r rune) bool {
+				return r >= '0' && r <= '9' || r == ' ' || r == '-'
+			})
+			return out + "…"
 		}
 		b.WriteRune(r)
 		runes++
+		if runes == n-1 {
+			fit = b.Len()
+		}
 	}
 	return b.String()
 }
@@ -547,19 +575,29 @@ func wordBoundary(text string, start, i, dir int) int {
 func isASCIISpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
 
 // firstSuspectWord quotes the first word that mixes scripts (mixed) or
-// carries an invisible character (!mixed), for the analyst.
+// carries an invisible character that pass1 counts (!mixed), for the
+// analyst.
 func firstSuspectWord(text string, mixed bool) string {
 	for _, w := range strings.Fields(text) {
 		var c, l, inv bool
-		for _, r := range w {
+		var prev, next rune // visible runes around an invisible one
+		nextPos := -1
+		for i, r := range w {
 			switch {
 			case isCyrillic(r):
 				c = true
 			case isLatin(r):
 				l = true
 			case isInvisible(r):
-				inv = true
+				if !inv {
+					if i >= nextPos { // once per run, as in pass1
+						next, nextPos = nextVisible(w, i)
+					}
+					inv = countedInvisible(r, prev, next)
+				}
+				continue
 			}
+			prev = plainForm(r)
 		}
 		if mixed && c && l || !mixed && inv {
 			w = strings.ToValidUTF8(w, "\uFFFD")
@@ -568,6 +606,20 @@ func firstSuspectWord(text string, mixed bool) string {
 		}
 	}
 	return ""
+}
+
+// countedInvisible is pass1's rule for an invisible rune r between the
+// visible runes prev and next: direction controls always count, emoji
+// joiners and variation selectors only between letters, the others next
+// to a letter or digit.
+func countedInvisible(r, prev, next rune) bool {
+	switch {
+	case isBidiControl(r):
+		return true
+	case isSilentInvisible(r):
+		return isWordRune(prev) && isWordRune(next)
+	}
+	return isWordRune(prev) || isWordRune(next)
 }
 
 // FeatureNames returns the expr names of Set's features in field order

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"fraudwatch/models"
 )
@@ -220,6 +221,21 @@ func TestObfuscationIsFolded(t *testing.T) {
 				t.Errorf("HomoglyphWords=%d, want 0", s.HomoglyphWords)
 			}
 		}},
+		{"a Cyrillic titlo and an enclosing mark inside код are dropped", "Назовите к\u0483о\u0489д из смс", func(t *testing.T, s Set) {
+			if s.LexCredential < 1 {
+				t.Errorf("LexCredential=%d, want ≥1", s.LexCredential)
+			}
+		}},
+		{"a combining mark for symbols inside код is dropped", "Назовите к\u20dbод из смс", func(t *testing.T, s Set) {
+			if s.LexCredential < 1 {
+				t.Errorf("LexCredential=%d, want ≥1", s.LexCredential)
+			}
+		}},
+		{"an HTML apostrophe does not hide the quoted words after it", "it&rsquo;s me. (Срочно) \"назовите\" \"код\" из смс, that's all", func(t *testing.T, s Set) {
+			if s.LexUrgency < 1 || s.LexCredential < 1 {
+				t.Errorf("LexUrgency=%d LexCredential=%d, want ≥1 and ≥1", s.LexUrgency, s.LexCredential)
+			}
+		}},
 		{"mathematical bold letters are read as plain ones", "𝐮𝐫𝐠𝐞𝐧𝐭: 𝐬𝐞𝐧𝐝 𝐭𝐡𝐞 𝐯𝐞𝐫𝐢𝐟𝐢𝐜𝐚𝐭𝐢𝐨𝐧 𝐜𝐨𝐝𝐞", func(t *testing.T, s Set) {
 			if s.LexUrgency < 1 || s.LexCredential < 1 {
 				t.Errorf("LexUrgency=%d LexCredential=%d", s.LexUrgency, s.LexCredential)
@@ -274,6 +290,8 @@ func TestLinks(t *testing.T) {
 		{name: "punycode of a look-alike", text: "http://xn--sberbnk-4fg.ru/", urls: 1, unknown: 1, lookalike: 1, puny: 1},
 		{name: "punycode homograph of a well-known brand (аррӏе.com)", text: "http://xn--80ak6aa92e.com/", urls: 1, unknown: 1, lookalike: 1, puny: 1},
 		{name: "punycode of an unrelated name", text: "http://xn--80aswg.xn--p1ai/", urls: 1, unknown: 1, puny: 1},
+		{name: "punycode evidence is the host that was counted", text: "see пример.рф and xn--80ak6aa92e.com", urls: 2, unknown: 2, lookalike: 1, puny: 1,
+			evidence: map[string]string{"punycode_links": "xn--80ak6aa92e.com"}},
 		{name: "the official domain and its subdomain", text: "См. www.sberbank.ru и online.sberbank.ru/x", urls: 2, official: 2},
 		{name: "a well-known domain", text: "Запись на gosuslugi.ru", urls: 1},
 		{name: "a global brand's national site is well known", text: "Track at amazon.co.uk/orders or www.paypal.de/x", urls: 2},
@@ -341,6 +359,23 @@ func TestPhonesMoneyCards(t *testing.T) {
 			}
 		})
 	}
+	t.Run("money evidence starts at the currency written before the amount", func(t *testing.T) {
+		for text, want := range map[string]string{
+			"оплатите usd 500 сегодня": "usd 500",
+			"fee eur 200 now":          "eur 200",
+			"всего ₽900":               "₽900",
+		} {
+			if got := x.Extract(message(text), models.Snapshot{}).Evidence["money_amounts"]; got != want {
+				t.Errorf("Evidence[money_amounts] of %q = %q, want %q", text, got, want)
+			}
+		}
+	})
+	t.Run("a phone number in parentheses is quoted from the parenthesis", func(t *testing.T) {
+		s := x.Extract(message("Звоните (916) 123-45-67"), models.Snapshot{})
+		if got := s.Evidence["phones_in_text"]; s.PhonesInText != 1 || got != "(916) 123-45-67" {
+			t.Errorf("PhonesInText=%d Evidence[phones_in_text]=%q, want 1 and %q", s.PhonesInText, got, "(916) 123-45-67")
+		}
+	})
 	t.Run("card evidence carries the digits", func(t *testing.T) {
 		s := x.Extract(message("4111-1111-1111-1111"), models.Snapshot{})
 		if s.Evidence["cards"] != "4111111111111111" {
@@ -484,6 +519,24 @@ func TestSender(t *testing.T) {
 	}
 }
 
+func TestStaffImitationWithACommonFirstName(t *testing.T) {
+	dir := &Directory{}
+	for _, surname := range []string{"Петров", "Смирнов", "Кузнецов", "Попов", "Васильев", "Соколов", "Михайлов", "Новиков", "Фёдоров", "Сидоров"} {
+		dir.Staff = append(dir.Staff, StaffMember{Name: "Иван " + surname})
+	}
+	x, err := NewExtractor(Config{Directory: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Иван Сидоров", "Сидоров Иван", "Ivan Sidorov"} {
+		ev := message("привет")
+		ev.From, ev.FromName = "+79851234567", name
+		if s := x.Extract(ev, models.Snapshot{}); !s.NameImitatesStaff {
+			t.Errorf("display name %q among ten staff named Иван: NameImitatesStaff = false, want true", name)
+		}
+	}
+}
+
 func TestEventAndReputation(t *testing.T) {
 	x := extractor(t)
 	t.Run("a missed call", func(t *testing.T) {
@@ -543,6 +596,67 @@ func TestEvidenceQuotesTheOriginalText(t *testing.T) {
 	}
 	if n := len([]rune(ev)); n > 81 {
 		t.Errorf("evidence is %d runes long", n)
+	}
+}
+
+func TestEvidenceIsShortWholeWordsAndNeverPartOfACard(t *testing.T) {
+	x := extractor(t)
+	cases := []struct {
+		name, text, key, want string
+	}{
+		{"context stops before a card number it would cut", "Назовите номер карты 4111 1111 1111 1111 и срок действия", "lex_card_request", "Назовите номер карты"},
+		{"context starts after a card number it would cut", "4111 1111 1111 1111 назовите номер карты", "lex_card_request", "назовите номер карты"},
+		{"the invisible character evidence is the word that was counted", "❤️ назовите к\u200bод из смс", "invisible_chars", "к\u200bод"},
+		{"a long excerpt is cut after a whole word", "Назовите к" + strings.Repeat("\u200b", 70) + "од из смс срочно", "lex_credential", "Назовите…"},
+		{"a long excerpt is cut before the digits of a card", "Сейчас придет " + strings.Repeat("\u200b", 55) + "4111 1111 1111 1111 смс", "lex_credential", "Сейчас придет " + strings.Repeat("\u200b", 55) + "…"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := x.Extract(message(c.text), models.Snapshot{})
+			got := s.Evidence[c.key]
+			if got != c.want {
+				t.Errorf("Evidence[%q] = %q, want %q", c.key, got, c.want)
+			}
+			for k, ev := range s.Evidence {
+				if n := utf8.RuneCountInString(ev); n > 80 {
+					t.Errorf("Evidence[%q] is %d runes long, want at most 80", k, n)
+				}
+				if k != "cards" && strings.Contains(models.MaskCardNumbers(ev), "1111 1111") {
+					t.Errorf("Evidence[%q] = %q shows card digits in clear", k, ev)
+				}
+			}
+		})
+	}
+}
+
+func TestOneLineCutsAfterAWholeWord(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"80 runes fit", strings.Repeat("я", 80), strings.Repeat("я", 80)},
+		{"one long word is cut where it must be", strings.Repeat("я", 81), strings.Repeat("я", 79) + "…"},
+		{"words are cut after the last whole one", strings.Repeat("слово ", 20), strings.TrimSpace(strings.Repeat("слово ", 13)) + "…"},
+		{"white space is collapsed", " a \n\t b  ", "a b"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := oneLine(c.in, 80)
+			if got != c.want {
+				t.Errorf("oneLine(%q) = %q, want %q", c.in, got, c.want)
+			}
+			if n := utf8.RuneCountInString(got); n > 80 {
+				t.Errorf("oneLine(%q) is %d runes long, want at most 80", c.in, n)
+			}
+		})
+	}
+}
+
+func TestPass1QuotesAComposedLetterFromItsBase(t *testing.T) {
+	var n normText
+	pass1(&n, "и\u0306од")
+	if got := string(n.s); got != "йод" {
+		t.Fatalf("pass1 = %q, want %q", got, "йод")
+	}
+	if got := n.origOffset(0); got != 0 {
+		t.Errorf("й comes from original byte %d, want 0 (the и, not the breve after it)", got)
 	}
 }
 

@@ -59,7 +59,7 @@ func scanMoney(dst []float64, evid *span, s string, skip []span) []float64 {
 			continue
 		}
 		v, end := readNumber(s, i)
-		prefixed := hasCurrencyBefore(s, i)
+		cur, prefixed := currencyBefore(s, i)
 		mul, end2 := readMultiplier(s, end)
 		suffixEnd, suffixed := currencyAfter(s, end2)
 		switch {
@@ -72,7 +72,7 @@ func scanMoney(dst []float64, evid *span, s string, skip []span) []float64 {
 		case prefixed:
 			dst = append(dst, v*mul)
 			if evid.end == 0 {
-				*evid = span{max(0, i-2), end2}
+				*evid = span{cur, end2}
 			}
 			i = end2 - 1
 		default:
@@ -129,7 +129,9 @@ func isDigits(s string) bool {
 	return len(s) > 0
 }
 
-func hasCurrencyBefore(s string, i int) bool {
+// currencyBefore reads a currency written before the amount at i and
+// returns where it starts.
+func currencyBefore(s string, i int) (int, bool) {
 	k := i
 	if k > 0 && s[k-1] == ' ' {
 		k--
@@ -138,13 +140,13 @@ func hasCurrencyBefore(s string, i int) bool {
 		if strings.HasSuffix(s[:k], p) {
 			st := k - len(p)
 			if st == 0 {
-				return true
+				return st, true
 			}
 			r, _ := utf8.DecodeLastRuneInString(s[:st])
-			return !isWordRune(r)
+			return st, !isWordRune(r)
 		}
 	}
-	return false
+	return i, false
 }
 
 // readMultiplier reads "k", " тыс.", " млн" after a number.

@@ -1,6 +1,7 @@
 package features
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -151,6 +152,15 @@ func pass1(dst *normText, text string) (invisible int) {
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
 			}
+			if c == '&' && strings.HasPrefix(text[i:], "&rsquo;") {
+				// The HTML apostrophe that prose's sanitizer would
+				// rewrite, shifting its tokens off the text: read it here.
+				dst.s = append(dst.s, '\'')
+				dst.off = append(dst.off, int32(i))
+				prev = '\''
+				i += len("&rsquo;")
+				continue
+			}
 			dst.s = append(dst.s, c)
 			dst.off = append(dst.off, int32(i))
 			prev = rune(c)
@@ -178,35 +188,24 @@ func pass1(dst *normText, text string) (invisible int) {
 			if i > nextPos {
 				next, nextPos = nextVisible(text, i)
 			}
-			switch {
-			case isBidiControl(r):
+			if countedInvisible(r, prev, next) { // "к\u200dод", not an emoji sequence
 				invisible++
-			case isSilentInvisible(r):
-				// Counted only between letters: "к\u200dод".
-				if isWordRune(prev) && isWordRune(next) {
-					invisible++
-				}
-			default:
-				if isWordRune(prev) || isWordRune(next) {
-					invisible++
-				}
 			}
 			continue
 		}
-		if r >= 0x0300 && r <= 0x036F { // combining diacritics
-			switch {
-			case r == 0x0306 && prev == 'и':
+		if r >= 0x0300 && r <= 0x036F || r >= 0x0483 && isCombiningMark(r) { // combining diacritics
+			if r == 0x0306 && prev == 'и' {
+				// и + breve is й, quoted from the и on.
+				orig := int(dst.off[len(dst.off)-1])
 				dst.s = dst.s[:len(dst.s)-len("и")]
 				dst.off = dst.off[:len(dst.off)-len("и")]
-				dst.addRune('й', pos)
-				prev = 'й'
-			case r == 0x0306 && prev == 'И':
-				dst.s = dst.s[:len(dst.s)-len("И")]
-				dst.off = dst.off[:len(dst.off)-len("И")]
-				dst.addRune('й', pos)
+				dst.addRune('й', orig)
 				prev = 'й'
 			}
-			continue // stress marks and other diacritics carry no meaning here
+			// Stress marks and other diacritics carry no meaning here, and
+			// marks outside the common block (Cyrillic titlo, enclosing
+			// signs, combining marks for symbols) would split a word.
+			continue
 		}
 		if r != '\n' && isSpaceLike(r) {
 			r = ' '
@@ -230,6 +229,13 @@ func pass1(dst *normText, text string) (invisible int) {
 	}
 	dst.finish(len(text))
 	return invisible
+}
+
+// isCombiningMark reports non-spacing and enclosing marks (Unicode Mn,
+// Me): drawn over the letter before them, they hide nothing from the
+// reader but would cut the word in two for matching.
+func isCombiningMark(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me)
 }
 
 // nextVisible returns the first rune at or after i that is not invisible,

@@ -183,6 +183,9 @@ func (x *Extractor) scanPhones(dst []span, nums []string, s string, cards []span
 		}
 		// "(916) 123…" with the opening parenthesis before: start there.
 		start := i
+		if i > 0 && s[i-1] == '(' {
+			start = i - 1
+		}
 		end, digits := phoneCandidate(s, i)
 		if digits < 10 || digits > 15 || inSpans(cards, start) {
 			i = max(i, end-1)

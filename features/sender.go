@@ -2,6 +2,7 @@ package features
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"fraudwatch/models"
@@ -76,9 +77,15 @@ func (x *Extractor) displayName(name, from string, s *Set, sc *scratch) {
 	}
 	words := x.nameTokens(name, sc)
 	mine := x.staffByNumber[from]
+	// Candidates come from the rarest words first: "Иван" may name more
+	// staff than there is room for, "Сидоров" picks the one imitated.
+	byRarity := slices.Clone(words)
+	slices.SortStableFunc(byRarity, func(a, b string) int {
+		return len(x.staffByToken[a]) - len(x.staffByToken[b])
+	})
 	var cands [8]int
 	cand := cands[:0]
-	for _, w := range words {
+	for _, w := range byRarity {
 		for _, id := range x.staffByToken[w] {
 			if len(cand) < cap(cands) {
 				cand = appendUnique(cand, id)
@@ -150,10 +157,12 @@ func containsInt(s []int, v int) bool {
 	return false
 }
 
+// clip cuts s to at most n runes, "…" included.
 func clip(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	out, cut := models.TruncateRunes(s, n)
 	if cut {
+		out, _ = models.TruncateRunes(s, n-1)
 		out += "…"
 	}
 	return out

@@ -167,17 +167,24 @@ func hasWordRune(s string) bool {
 	return false
 }
 
-// mergeSpans merges two sorted span lists into dst (which holds the first).
+// mergeSpans merges two sorted span lists into dst (which holds the first;
+// b must not share its memory), in linear time: fast and slow spans may
+// alternate thousands of times.
 func mergeSpans(a, b []span) []span {
 	if len(b) == 0 {
 		return a
 	}
-	na := len(a)
+	i, j := len(a)-1, len(b)-1
 	a = append(a, b...)
-	// Insertion merge: b is short and both halves are sorted.
-	for i := na; i < len(a); i++ {
-		for k := i; k > 0 && a[k].start < a[k-1].start; k-- {
-			a[k], a[k-1] = a[k-1], a[k]
+	// Merge from the back into the room b's copy made; on equal starts a's
+	// span comes first.
+	for k := len(a) - 1; j >= 0; k-- {
+		if i >= 0 && a[i].start > b[j].start {
+			a[k] = a[i]
+			i--
+		} else {
+			a[k] = b[j]
+			j--
 		}
 	}
 	return a
