@@ -246,7 +246,7 @@ const maxEvidenceRunes = 160
 
 func maskReasons(rs []models.Reason) []models.Reason {
 	for i := range rs {
-		ev, cut := models.TruncateRunes(models.MaskCardNumbers(rs[i].Evidence), maxEvidenceRunes)
+		ev, cut := models.TruncateRunes(models.MaskSensitive(rs[i].Evidence), maxEvidenceRunes)
 		if cut {
 			ev += "…"
 		}
@@ -260,7 +260,8 @@ func (e *Engine) alert(ev *models.Event, senderHash string, v models.Verdict, rs
 	if age < 0 {
 		age = 0
 	}
-	name, _ := models.TruncateRunes(ev.FromName, 64)
+	// The display name is what the employee saw; a number in it is masked too.
+	name, _ := models.TruncateRunes(models.MaskSensitive(ev.FromName), 64)
 	return models.Alert{
 		ID:           models.AlertID(ev.ID),
 		EventID:      ev.ID,

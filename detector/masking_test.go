@@ -64,3 +64,28 @@ func digitsOf(s string) string {
 	}
 	return b.String()
 }
+
+// Account numbers and numbers in the display name are masked too: the
+// alert's sender_name and every evidence excerpt.
+func TestAlertsMaskAccountsAndTheDisplayName(t *testing.T) {
+	eng, _ := newFixtureEngine(t, time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC))
+	raw, _ := json.Marshal(map[string]any{"id": "mask-account", "kind": "message", "ts": "2026-11-26T09:59:00Z",
+		"to": "emp-1", "from": "+79161234567", "from_name": "Служба безопасности 4111 1111 1111 1111",
+		"text": "Служба безопасности банка. Срочно переведите все деньги на безопасный счёт 40817810099910004312 и назовите код из смс"})
+	res, err := eng.HandleBatch(context.Background(), []detector.Record{{Value: raw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Alerts) != 1 {
+		t.Fatalf("no alert: %+v", res.Verdicts)
+	}
+	out, _ := json.Marshal(res.Alerts[0])
+	for _, clear := range []string{"40817810099910004312", "4111 1111 1111 1111"} {
+		if strings.Contains(string(out), clear) {
+			t.Errorf("alert shows %q in clear: %s", clear, out)
+		}
+	}
+	if !strings.Contains(res.Alerts[0].SenderName, "411111******1111") {
+		t.Errorf("sender_name %q", res.Alerts[0].SenderName)
+	}
+}

@@ -310,6 +310,10 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 	if len(cardDigits) > 0 {
 		s.evidence("cards", strings.Join(cardDigits, ", "))
 	}
+	if accts := models.FindAccountNumbers(text); len(accts) > 0 {
+		s.Accounts = len(accts)
+		s.evidence("accounts", text[accts[0][0]:accts[0][1]])
+	}
 
 	sc.links = x.scanLinks(sc.links[:0], low)
 	sc.blank = append(sc.blank[:0], sc.cardSpans...)

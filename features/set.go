@@ -50,6 +50,7 @@ type Set struct {
 	MoneyAmounts    int     `expr:"money_amounts"`    // amounts with a currency
 	MaxAmount       float64 `expr:"max_amount"`       // largest amount, in its own currency units
 	Cards           int     `expr:"cards"`            // Luhn-valid card numbers
+	Accounts        int     `expr:"accounts"`         // bank account numbers (20-digit Russian accounts, IBANs)
 
 	// Obfuscation.
 	HomoglyphWords int `expr:"homoglyph_words"` // words mixing Latin and Cyrillic look-alikes

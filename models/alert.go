@@ -3,6 +3,7 @@ package models
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -232,4 +233,38 @@ func luhn(d []byte) bool {
 		double = !double
 	}
 	return sum%10 == 0
+}
+
+// accountPattern finds bank account numbers: a Russian account (20
+// digits, written solid) or an IBAN (two letters, two check digits, 11–30
+// letters or digits), not glued to other letters or digits.
+var accountPattern = regexp.MustCompile(`(?:^|[^0-9A-Za-z])((?:[0-9]{20})|(?:[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}))(?:$|[^0-9A-Za-z])`)
+
+// FindAccountNumbers returns the byte spans of account numbers in s.
+func FindAccountNumbers(s string) [][2]int {
+	var out [][2]int
+	for _, m := range accountPattern.FindAllStringSubmatchIndex(s, -1) {
+		out = append(out, [2]int{m[2], m[3]})
+	}
+	return out
+}
+
+// MaskSensitive masks what must not reach an employee or the SOC in
+// clear: card numbers (MaskCardNumbers) and account numbers, each cut to
+// its first 6 and last 4 characters.
+func MaskSensitive(s string) string {
+	s = MaskCardNumbers(s)
+	spans := FindAccountNumbers(s)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for _, sp := range spans {
+		b.WriteString(s[last:sp[0]])
+		b.WriteString(MaskPAN(s[sp[0]:sp[1]]))
+		last = sp[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }

@@ -92,3 +92,21 @@ func TestVerdictJSONHasEmptyListsNotNull(t *testing.T) {
 		t.Errorf("verdict JSON = %s", b)
 	}
 }
+
+func TestMaskSensitive(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"a Russian account number", "счёт 40817810099910004312, БИК", "счёт 408178**********4312, БИК"},
+		{"an IBAN", "IBAN DE89370400440532013000 please", "IBAN DE8937************3000 please"},
+		{"a card and an account together", "4111 1111 1111 1111 / 40702810400000012345", "411111******1111 / 407028**********2345"},
+		{"a 19-digit run is not an account", "ref 1234567890123456789", "ref 1234567890123456789"},
+		{"a 21-digit run is not an account", "ref 123456789012345678901", "ref 123456789012345678901"},
+		{"lower-case letters are not an IBAN", "de89370400440532013000", "de89370400440532013000"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := MaskSensitive(tc.in); got != tc.want {
+				t.Errorf("MaskSensitive(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
