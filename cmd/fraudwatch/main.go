@@ -29,6 +29,18 @@ environment variables are listed in the README.
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal starts a graceful stop; a second one means the
+		// operator will not wait. Nothing uncommitted is lost either way:
+		// it is redelivered.
+		<-ctx.Done()
+		stop()
+		again := make(chan os.Signal, 1)
+		signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+		<-again
+		fmt.Fprintln(os.Stderr, "fraudwatch: second signal, exiting without waiting")
+		os.Exit(130)
+	}()
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
