@@ -184,7 +184,7 @@ type Config struct {
 	// DLQMaxBytes caps the key plus value of a dead letter; larger originals
 	// are truncated and marked (see DeadLetterWriter). Default 900 KiB.
 	DLQMaxBytes int
-	// WriteTimeout bounds one produce request. Default 10s.
+	// WriteTimeout bounds one produce request and one offset commit. Default 10s.
 	WriteTimeout time.Duration
 
 	// Alerts and DeadLetters replace the Kafka writers when set (tests,

@@ -305,7 +305,11 @@ func (c *Consumer) attempt(ctx context.Context, r *kafka.Reader, b *batch) (stri
 		}
 		b.alerted = true
 	}
-	if err := r.CommitMessages(wctx, b.msgs...); err != nil {
+	// A commit can wait indefinitely when the group has no generation (a
+	// rebalance that never settles); bounded, it fails and is retried.
+	cctx, ccancel := context.WithTimeout(wctx, c.cfg.WriteTimeout)
+	defer ccancel()
+	if err := r.CommitMessages(cctx, b.msgs...); err != nil {
 		return StageCommit, fmt.Errorf("kafkaio: committing %d records of %q: %w", len(b.msgs), c.cfg.InboundTopic, err)
 	}
 	return "", nil
