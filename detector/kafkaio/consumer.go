@@ -142,9 +142,14 @@ func New(cfg Config, h detector.BatchHandler) (*Consumer, error) {
 }
 
 // Close releases the writers New created (not sinks passed in Config) and
-// the connections. Call it after Run has returned. Ready reports an error
-// afterwards.
+// the connections. Call it after Run has returned; while Run runs it
+// refuses and changes nothing. Ready reports an error afterwards.
 func (c *Consumer) Close() error {
+	if c.running.Load() {
+		// Closing the writers under a running batch would make it retry
+		// against closed pipes until its context ends.
+		return errors.New("kafkaio: Close while Run is running: cancel Run's context and wait for it to return first")
+	}
 	c.closed.Store(true)
 	var errs []error
 	for _, cl := range c.closers {

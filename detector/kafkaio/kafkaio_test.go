@@ -370,6 +370,12 @@ func TestConsumerWritesAlertsAndDeadLettersThenCommits(t *testing.T) {
 	if err := c.Ready(); err != nil {
 		t.Errorf("Ready() = %v while consuming", err)
 	}
+	if err := c.Close(); err == nil || !strings.Contains(err.Error(), "while Run is running") {
+		t.Errorf("Close() during Run = %v, want a refusal", err)
+	}
+	if err := c.Ready(); err != nil {
+		t.Errorf("a refused Close changed the consumer: Ready() = %v", err)
+	}
 	run.stop(t)
 
 	// Batches are bounded and in partition order, each record once.
