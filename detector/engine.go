@@ -133,7 +133,7 @@ func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error)
 	events := make([]models.Event, 0, len(recs))
 	index := make([]int, 0, len(recs)) // events[i] came from recs[index[i]]
 	for i, rec := range recs {
-		ev, err := models.DecodeEvent(rec.Value, e.decode)
+		ev, err := e.decodeRecord(rec)
 		if err != nil {
 			res.DeadLetters = append(res.DeadLetters, DeadLetter{Record: rec, Reason: err.Error()})
 			res.Outcomes[i] = OutcomeDeadLetter
@@ -162,6 +162,20 @@ func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error)
 		}
 	}
 	return res, nil
+}
+
+// decodeRecord decodes one record; a panic in decoding (a bug: decoding
+// is fuzzed, but a sender-supplied normaliser or a library may still
+// fail) becomes that record's dead-letter reason instead of a crash loop
+// on redelivery.
+func (e *Engine) decodeRecord(rec Record) (ev models.Event, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.cfg.Logger.Error("internal error decoding record; dead-lettering it", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "panic", fmt.Sprint(r))
+			ev, err = models.Event{}, fmt.Errorf("internal error while decoding (please report): %v", r)
+		}
+	}()
+	return models.DecodeEvent(rec.Value, e.decode)
 }
 
 // Score scores decoded events with one reputation round trip.

@@ -347,3 +347,32 @@ func reasonOf(a models.Alert, rule string) models.Reason {
 	}
 	return models.Reason{}
 }
+
+func TestAPanicWhileDecodingDeadLettersOnlyThatRecord(t *testing.T) {
+	rs, err := rules.Parse("test", []byte(testRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := NewSenderHasher("v1", []byte("0123456789abcdef"))
+	norm := func(raw string) (string, bool) {
+		if raw == "+70000000000" {
+			panic("normaliser bug")
+		}
+		return raw, true
+	}
+	e, err := NewEngine(EngineConfig{OfficialLines: []string{"+74951234567"}}, models.DecodeOptions{NormalizeSender: norm}, keywordExtractor{},
+		&countingRep{seen: map[string]models.Snapshot{}, n: map[string]int64{}}, h, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.HandleBatch(context.Background(), []Record{
+		rec(0, `{"id":"a","kind":"message","ts":"2026-11-26T09:59:00Z","to":"emp-1","from":"+70000000000","text":"hi"}`),
+		rec(1, `{"id":"b","kind":"message","ts":"2026-11-26T09:59:00Z","to":"emp-1","text":"send the code"}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Outcomes[0] != OutcomeDeadLetter || res.Outcomes[1] != OutcomeAlert || !strings.Contains(res.DeadLetters[0].Reason, "internal error while decoding") {
+		t.Fatalf("outcomes %v, dead letters %+v", res.Outcomes, res.DeadLetters)
+	}
+}
