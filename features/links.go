@@ -429,7 +429,58 @@ func (x *Extractor) isLookalike(host string) bool {
 			}
 		}
 	}
+	if latin := cyrillicHostToLatin(host); latin != "" {
+		// "востокбанк-онлайн.рф" reads as the brand to a Russian reader,
+		// though no letter of it is a look-alike.
+		for _, b := range x.brands {
+			if len(b) < 4 {
+				continue
+			}
+			for _, l := range strings.Split(latin, ".") {
+				if strings.Contains(strings.ReplaceAll(l, "-", ""), b) {
+					return true
+				}
+			}
+		}
+	}
 	return imitatesWellKnown(folded, folded != host)
+}
+
+// cyrillicTranslit spells Russian letters in Latin the way brand names
+// are usually romanised (й as y, х as kh and as h is covered by brands).
+var cyrillicTranslit = map[rune]string{
+	'а': "a", 'б': "b", 'в': "v", 'г': "g", 'д': "d", 'е': "e", 'ё': "e", 'ж': "zh", 'з': "z",
+	'и': "i", 'й': "y", 'к': "k", 'л': "l", 'м': "m", 'н': "n", 'о': "o", 'п': "p", 'р': "r",
+	'с': "s", 'т': "t", 'у': "u", 'ф': "f", 'х': "kh", 'ц': "ts", 'ч': "ch", 'ш': "sh", 'щ': "sch",
+	'ъ': "", 'ы': "y", 'ь': "", 'э': "e", 'ю': "yu", 'я': "ya",
+}
+
+// cyrillicHostToLatin romanises a host written (after punycode decoding)
+// in Cyrillic letters; "" when it has none.
+func cyrillicHostToLatin(host string) string {
+	labels := strings.Split(host, ".")
+	found := false
+	for i, l := range labels {
+		if strings.HasPrefix(l, "xn--") {
+			if d, ok := punyDecode(l[4:]); ok {
+				l = d
+			}
+		}
+		var b strings.Builder
+		for _, r := range strings.ToLower(l) {
+			if t, ok := cyrillicTranslit[r]; ok {
+				found = true
+				b.WriteString(t)
+				continue
+			}
+			b.WriteRune(r)
+		}
+		labels[i] = b.String()
+	}
+	if !found {
+		return ""
+	}
+	return strings.Join(labels, ".")
 }
 
 // genericLabels are well-known registrable labels that are also ordinary
