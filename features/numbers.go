@@ -167,6 +167,35 @@ func phoneCandidate(s string, i int) (end, digits int) {
 // scanPhones appends the spans of valid phone numbers in s, skipping the
 // card-number spans. Numbers of fewer than 10 digits are not counted: they
 // are codes, amounts and short lines. The digits are returned in E.164.
+// leadingPhone tries the prefixes of the digit run s[i:end] that end at a
+// space and hold 10–15 digits, longest first, and at most four of them,
+// so a run of digits costs a bounded number of parses.
+func (x *Extractor) leadingPhone(s string, start, i, end int) (cut int, e164 string, ok bool) {
+	tries := 0
+	for p := end - 1; p > i && tries < 4; p-- {
+		if s[p] != ' ' || s[p-1] < '0' || s[p-1] > '9' {
+			continue
+		}
+		digits := 0
+		for k := i; k < p; k++ {
+			if s[k] >= '0' && s[k] <= '9' {
+				digits++
+			}
+		}
+		if digits < 10 {
+			return 0, "", false
+		}
+		if digits > 15 {
+			continue
+		}
+		tries++
+		if e, ok := x.numbers.Normalize(s[start:p]); ok {
+			return p, e, true
+		}
+	}
+	return 0, "", false
+}
+
 func (x *Extractor) scanPhones(dst []span, nums []string, s string, cards []span) ([]span, []string) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -187,6 +216,16 @@ func (x *Extractor) scanPhones(dst []span, nums []string, s string, cards []span
 			start = i - 1
 		}
 		end, digits := phoneCandidate(s, i)
+		if digits > 15 && !inSpans(cards, start) {
+			// Several numbers in a row ("89161234567 89031234567") read as
+			// one run: take the longest valid prefix that ends at a space.
+			if cut, e164, ok := x.leadingPhone(s, start, i, end); ok {
+				dst = append(dst, span{start, cut})
+				nums = append(nums, e164)
+				i = cut
+				continue
+			}
+		}
 		if digits < 10 || digits > 15 || inSpans(cards, start) {
 			i = max(i, end-1)
 			continue
