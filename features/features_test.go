@@ -216,6 +216,11 @@ func TestObfuscationIsFolded(t *testing.T) {
 				t.Errorf("LexCredential=%d", s.LexCredential)
 			}
 		}},
+		{"a zero inside an English word is read as o", "Reply with your passw0rd to reactivate", func(t *testing.T, s Set) {
+			if s.LexCredential < 1 {
+				t.Errorf("LexCredential=%d (evidence %v)", s.LexCredential, s.Evidence)
+			}
+		}},
 		{"words of one script with digits are not homoglyphs", "a1 5000р iPhone15 Wi-Fi", func(t *testing.T, s Set) {
 			if s.HomoglyphWords != 0 {
 				t.Errorf("HomoglyphWords=%d, want 0", s.HomoglyphWords)

@@ -441,6 +441,17 @@ func foldWord(w []rune) (homoglyph, changed bool, cyr, lat int) {
 			}
 		}
 	}
+	// The same for Latin words, with the unambiguous digit only:
+	// "BL0CKED", "passw0rd".
+	if dig > 0 && lat >= 2 && cyr == 0 {
+		for i := 1; i+1 < len(w); i++ {
+			if w[i] == '0' && isLatin(w[i-1]) && isLatin(w[i+1]) {
+				w[i] = 'o'
+				changed = true
+				lat++
+			}
+		}
+	}
 	return homoglyph, changed, cyr, lat
 }
 
