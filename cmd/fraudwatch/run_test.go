@@ -95,17 +95,7 @@ func TestRunServesHealthAndAlerts(t *testing.T) {
 		"FRAUDWATCH_DEFAULT_REGION":   "RU",
 		"FRAUDWATCH_OFFICIAL_DOMAINS": "vostokbank.ru",
 	}
-	for _, v := range EnvVars() {
-		t.Setenv(v.Name, env[v.Name])
-	}
-	clearEmptyEnv(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- dispatch(runCtx, []string{"run"}, nil, &bytes.Buffer{}, &stderr) }()
+	ctx, stop, done, stderr := startRun(t, env, 60*time.Second)
 
 	waitHTTP(t, ctx, "http://"+httpAddr+"/healthz", http.StatusOK)
 	waitHTTP(t, ctx, "http://"+httpAddr+"/readyz", http.StatusOK)
@@ -214,16 +204,7 @@ func TestRunWaitsForRedisAndIsNotReadyMeanwhile(t *testing.T) {
 		"FRAUDWATCH_HTTP_ADDR":      httpAddr,
 		"FRAUDWATCH_LOG_FORMAT":     "text",
 	}
-	for _, v := range EnvVars() {
-		t.Setenv(v.Name, env[v.Name])
-	}
-	clearEmptyEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	runCtx, stop := context.WithCancel(ctx)
-	var stderr syncBuffer
-	done := make(chan int, 1)
-	go func() { done <- dispatch(runCtx, []string{"run"}, nil, &bytes.Buffer{}, &stderr) }()
+	ctx, stop, done, stderr := startRun(t, env, 30*time.Second)
 
 	waitHTTP(t, ctx, "http://"+httpAddr+"/healthz", http.StatusOK)
 	// Not ready, first while starting, then with the Redis error itself.
@@ -260,4 +241,23 @@ func TestRunWaitsForRedisAndIsNotReadyMeanwhile(t *testing.T) {
 	if !strings.Contains(stderr.String(), "Redis unreachable; retrying") {
 		t.Errorf("no retry logged:\n%s", stderr.String())
 	}
+}
+
+// startRun sets exactly env (every other config variable unset) and runs
+// `fraudwatch run` in the background. stop cancels it; done receives its
+// exit status; ctx ends after timeout.
+func startRun(t *testing.T, env map[string]string, timeout time.Duration) (ctx context.Context, stop context.CancelFunc, done <-chan int, stderr *syncBuffer) {
+	t.Helper()
+	for _, v := range EnvVars() {
+		t.Setenv(v.Name, env[v.Name])
+	}
+	clearEmptyEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	runCtx, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	stderr = &syncBuffer{}
+	ch := make(chan int, 1)
+	go func() { ch <- dispatch(runCtx, []string{"run"}, nil, &bytes.Buffer{}, stderr) }()
+	return ctx, stop, ch, stderr
 }
