@@ -90,8 +90,17 @@ func (c Config) Validate() error {
 
 type counters struct {
 	events, calls, missed int64
-	first, last           int64 // event time, unix ms
+	first, last           int64 // event time, unix ms; set by the first event
+	fraud, falsePos       int64 // SOC verdicts
 	expires               time.Time
+}
+
+// pairs is what a sender did to each employee: events, and the latest
+// missed or short call. Like redisrep's pair hash, it lives CounterTTL.
+type pairs struct {
+	events    map[string]int64
+	shortCall map[string]int64 // unix ms
+	expires   time.Time
 }
 
 type window struct {
@@ -119,6 +128,11 @@ type Store struct {
 	counters   map[string]*counters
 	windows    map[string]*window
 	records    map[idKey]record
+	pairs      map[string]*pairs
+	shortCalls map[string]*window   // employees reached by short calls
+	allowed    map[string]time.Time // sender → allowlisted until
+	feedback   map[string]time.Time // feedback id → remembered until
+	campaigns  *campaigns
 	sinceSweep int
 	sweepEvery int
 }
@@ -133,6 +147,11 @@ func New(cfg Config) (*Store, error) {
 		counters:   make(map[string]*counters),
 		windows:    make(map[string]*window),
 		records:    make(map[idKey]record),
+		pairs:      make(map[string]*pairs),
+		shortCalls: make(map[string]*window),
+		allowed:    make(map[string]time.Time),
+		feedback:   make(map[string]time.Time),
+		campaigns:  newCampaigns(),
 		sweepEvery: minSweepEvery,
 	}, nil
 }
@@ -153,11 +172,19 @@ func (s *Store) Observe(ctx context.Context, obs []models.Observation) ([]models
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	for i := range obs {
-		if obs[i].SenderHash == "" {
-			continue
+		o := &obs[i]
+		if o.SenderHash != "" {
+			out[i] = s.observe(now, o)
+			s.sinceSweep++
 		}
-		out[i] = s.observe(now, &obs[i])
-		s.sinceSweep++
+		if o.Fingerprint != nil {
+			c, replayed := s.campaigns.observe(now, o, s.cfg.WindowTTL, s.cfg.IDRetention)
+			out[i].Campaign, out[i].CampaignSenders, out[i].CampaignEmployees, out[i].CampaignEvents = c.Campaign, c.CampaignSenders, c.CampaignEmployees, c.CampaignEvents
+			if o.SenderHash == "" {
+				out[i].Replayed = replayed
+			}
+			s.sinceSweep++
+		}
 	}
 	if s.sinceSweep >= s.sweepEvery {
 		s.sweep(now)
@@ -174,10 +201,9 @@ func (s *Store) observe(now time.Time, o *models.Observation) models.Snapshot {
 	}
 	ts := o.TS.UnixMilli()
 
-	c := s.counters[o.SenderHash]
-	if c == nil || !now.Before(c.expires) {
-		c = &counters{first: ts, last: ts}
-		s.counters[o.SenderHash] = c
+	c := s.liveCounters(now, o.SenderHash)
+	if c.events == 0 {
+		c.first, c.last = ts, ts
 	}
 	c.events++
 	if o.Kind == models.KindCall {
@@ -223,16 +249,117 @@ func (s *Store) observe(now time.Time, o *models.Observation) models.Snapshot {
 	w.expires = now.Add(s.cfg.WindowTTL)
 
 	snap := models.Snapshot{
-		Events:       c.events,
-		Calls:        c.calls,
-		MissedCalls:  c.missed,
-		FirstSeen:    time.UnixMilli(c.first).UTC(),
-		LastSeen:     time.UnixMilli(c.last).UTC(),
-		Employees1h:  n1h,
-		Employees24h: n24h,
+		Events:         c.events,
+		Calls:          c.calls,
+		MissedCalls:    c.missed,
+		FirstSeen:      time.UnixMilli(c.first).UTC(),
+		LastSeen:       time.UnixMilli(c.last).UTC(),
+		Employees1h:    n1h,
+		Employees24h:   n24h,
+		FraudReports:   c.fraud,
+		FalsePositives: c.falsePos,
 	}
+	if until, ok := s.allowed[o.SenderHash]; ok && now.Before(until) {
+		snap.Allowlisted = true
+	}
+	s.observePair(now, o, ts, c.last, &snap)
 	s.records[key] = record{snap: snap, expires: now.Add(s.cfg.IDRetention)}
 	return snap
+}
+
+// liveCounters returns the sender's counters, new ones if they expired.
+func (s *Store) liveCounters(now time.Time, sender string) *counters {
+	c := s.counters[sender]
+	if c == nil || !now.Before(c.expires) {
+		c = &counters{}
+		s.counters[sender] = c
+	}
+	c.expires = now.Add(s.cfg.CounterTTL)
+	return c
+}
+
+// observePair counts the event for its employee and keeps the short-call
+// state, as redisrep's script does with the pair hash and the short-call
+// window. last is the sender's latest event time, for trimming.
+func (s *Store) observePair(now time.Time, o *models.Observation, ts, last int64, snap *models.Snapshot) {
+	p := s.pairs[o.SenderHash]
+	if p == nil || !now.Before(p.expires) {
+		p = &pairs{events: make(map[string]int64), shortCall: make(map[string]int64)}
+		s.pairs[o.SenderHash] = p
+	}
+	p.expires = now.Add(s.cfg.CounterTTL)
+	p.events[o.Employee]++
+	snap.PairEvents = p.events[o.Employee]
+	if o.ShortCall {
+		if prev, ok := p.shortCall[o.Employee]; !ok || ts > prev {
+			p.shortCall[o.Employee] = ts
+		}
+	}
+	if t, ok := p.shortCall[o.Employee]; ok && t <= ts {
+		snap.ShortCallSeen, snap.ShortCallAgo = true, time.Duration(ts-t)*time.Millisecond
+	}
+
+	w := s.shortCalls[o.SenderHash]
+	if w == nil || !now.Before(w.expires) {
+		w = &window{latest: make(map[string]int64)}
+		s.shortCalls[o.SenderHash] = w
+	}
+	if o.ShortCall {
+		if prev, ok := w.latest[o.Employee]; !ok || ts > prev {
+			w.latest[o.Employee] = ts
+		}
+	}
+	trim, from := last-window24h.Milliseconds(), ts-window24h.Milliseconds()
+	var n int64
+	for emp, t := range w.latest {
+		switch {
+		case t <= trim:
+			delete(w.latest, emp)
+		case o.ShortCall && emp == o.Employee:
+			n++ // reached by this very call, whatever its kept time
+		case t > from && t <= ts:
+			n++
+		}
+	}
+	if len(w.latest) > 0 {
+		w.expires = now.Add(s.cfg.WindowTTL)
+	}
+	snap.ShortCallEmployees24h = n
+}
+
+// ApplyFeedback applies SOC verdicts: a fraud verdict counts a fraud
+// report for the sender and ends its allowlisting, a legit verdict counts
+// a false positive and allowlists the sender for AllowFor. Each feedback
+// ID is applied once within IDRetention; feedback without a sender hash
+// or with an unknown verdict is ignored (the caller validates). The only
+// error is the context's.
+func (s *Store) ApplyFeedback(ctx context.Context, fbs []models.Feedback) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("memrep: feedback batch of %d: %w", len(fbs), err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.cfg.Now()
+	for _, f := range fbs {
+		if f.SenderHash == "" || (f.Verdict != models.FeedbackFraud && f.Verdict != models.FeedbackLegit) {
+			continue
+		}
+		key := f.SenderHash + "\x00" + f.ID
+		if until, ok := s.feedback[key]; ok && now.Before(until) {
+			continue
+		}
+		s.feedback[key] = now.Add(s.cfg.IDRetention)
+		c := s.liveCounters(now, f.SenderHash)
+		if f.Verdict == models.FeedbackFraud {
+			c.fraud++
+			delete(s.allowed, f.SenderHash)
+		} else {
+			c.falsePos++
+			s.allowed[f.SenderHash] = now.Add(f.AllowFor)
+		}
+		s.sinceSweep++
+	}
+	return nil
 }
 
 // sweep drops every expired entry. Sweeping after as many observations as
@@ -254,8 +381,26 @@ func (s *Store) sweep(now time.Time) {
 			delete(s.records, k)
 		}
 	}
+	for k, p := range s.pairs {
+		if !now.Before(p.expires) {
+			delete(s.pairs, k)
+		}
+	}
+	for k, w := range s.shortCalls {
+		if !now.Before(w.expires) {
+			delete(s.shortCalls, k)
+		}
+	}
+	for _, m := range []map[string]time.Time{s.allowed, s.feedback} {
+		for k, until := range m {
+			if !now.Before(until) {
+				delete(m, k)
+			}
+		}
+	}
+	live := s.campaigns.sweep(now)
 	s.sinceSweep = 0
-	s.sweepEvery = max(minSweepEvery, len(s.counters)+len(s.windows)+len(s.records))
+	s.sweepEvery = max(minSweepEvery, len(s.counters)+len(s.windows)+len(s.records)+len(s.pairs)+len(s.shortCalls)+len(s.allowed)+len(s.feedback)+live)
 }
 
 // eventIDHash is the digest under which an event's snapshot is recorded:

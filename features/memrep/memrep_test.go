@@ -2,7 +2,9 @@ package memrep
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +58,47 @@ func (s inspected) TTLs(context.Context) (map[string]time.Duration, error) {
 	for k, r := range s.records {
 		if now.Before(r.expires) {
 			out["{"+k.sender+"}:id:"+hex.EncodeToString(k.id[:])] = r.expires.Sub(now)
+		}
+	}
+	for k, p := range s.pairs {
+		if now.Before(p.expires) {
+			out["{"+k+"}:p"] = p.expires.Sub(now)
+		}
+	}
+	for k, w := range s.shortCalls {
+		if now.Before(w.expires) && len(w.latest) > 0 {
+			out["{"+k+"}:w"] = w.expires.Sub(now)
+		}
+	}
+	for k, until := range s.allowed {
+		if now.Before(until) {
+			out["{"+k+"}:allow"] = until.Sub(now)
+		}
+	}
+	for k, until := range s.feedback {
+		if now.Before(until) {
+			sender, id, _ := strings.Cut(k, "\x00")
+			sum := sha256.Sum256([]byte(id))
+			out["{"+sender+"}:fb:"+hex.EncodeToString(sum[:16])] = until.Sub(now)
+		}
+	}
+	for k, b := range s.campaigns.bands {
+		if now.Before(b.expires) {
+			out[fmt.Sprintf("{camp}:b:%d:%x:%x", k.band, k.a, k.b)] = b.expires.Sub(now)
+		}
+	}
+	for id, c := range s.campaigns.byID {
+		if now.Before(c.expires) {
+			for suffix, m := range map[string]map[string]int64{"s": c.senders, "e": c.employees, "n": c.events} {
+				if len(m) > 0 {
+					out["{camp}:k:"+id+":"+suffix] = c.expires.Sub(now)
+				}
+			}
+		}
+	}
+	for k, r := range s.campaigns.records {
+		if now.Before(r.expires) {
+			out["{camp}:id:"+hex.EncodeToString(k[:])] = r.expires.Sub(now)
 		}
 	}
 	return out, nil
@@ -125,31 +168,31 @@ func TestExpiry(t *testing.T) {
 			name:    "within every TTL the second event sees the first",
 			advance: time.Hour,
 			second:  obs("B", "emp-2", time.Minute),
-			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts.Add(time.Minute), Employees1h: 2, Employees24h: 2},
+			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts.Add(time.Minute), Employees1h: 2, Employees24h: 2, PairEvents: 1},
 		},
 		{
 			name:    "within the id retention a redelivery is a replay",
 			advance: 2*time.Hour - time.Millisecond,
 			second:  obs("A", "emp-1", 0),
-			want:    models.Snapshot{Events: 1, FirstSeen: ts, LastSeen: ts, Employees1h: 1, Employees24h: 1, Replayed: true},
+			want:    models.Snapshot{Events: 1, FirstSeen: ts, LastSeen: ts, Employees1h: 1, Employees24h: 1, PairEvents: 1, Replayed: true},
 		},
 		{
 			name:    "after the id retention a redelivery is counted again",
 			advance: 2 * time.Hour,
 			second:  obs("A", "emp-1", 0),
-			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts, Employees1h: 1, Employees24h: 1},
+			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts, Employees1h: 1, Employees24h: 1, PairEvents: 2},
 		},
 		{
 			name:    "after the window TTL the employee window starts empty but counters remain",
 			advance: 25 * time.Hour,
 			second:  obs("B", "emp-2", time.Minute),
-			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts.Add(time.Minute), Employees1h: 1, Employees24h: 1},
+			want:    models.Snapshot{Events: 2, FirstSeen: ts, LastSeen: ts.Add(time.Minute), Employees1h: 1, Employees24h: 1, PairEvents: 1},
 		},
 		{
 			name:    "after the counter TTL the sender starts over",
 			advance: 48 * time.Hour,
 			second:  obs("B", "emp-2", time.Minute),
-			want:    models.Snapshot{Events: 1, FirstSeen: ts.Add(time.Minute), LastSeen: ts.Add(time.Minute), Employees1h: 1, Employees24h: 1},
+			want:    models.Snapshot{Events: 1, FirstSeen: ts.Add(time.Minute), LastSeen: ts.Add(time.Minute), Employees1h: 1, Employees24h: 1, PairEvents: 1},
 		},
 	}
 	for _, tt := range tests {
@@ -188,15 +231,15 @@ func TestSweepBoundsMemory(t *testing.T) {
 		}
 	}
 	observeDistinct("old-", 3000)
-	if got := len(s.counters) + len(s.windows) + len(s.records); got != 9000 {
-		t.Fatalf("after 3000 senders: %d entries, want 9000", got)
+	if got := len(s.counters) + len(s.windows) + len(s.records) + len(s.pairs); got != 12000 {
+		t.Fatalf("after 3000 senders: %d entries, want 12000", got)
 	}
 	clock.Advance(DefaultCounterTTL)
 	// The sweep runs once as many observations as there were entries
 	// have been made since the previous one.
-	observeDistinct("new-", 9000)
-	if got := len(s.counters) + len(s.windows) + len(s.records); got != 27000 {
-		t.Fatalf("after the old state expired and 9000 new senders: %d entries, want 27000 (only the new ones)", got)
+	observeDistinct("new-", 12000)
+	if got := len(s.counters) + len(s.windows) + len(s.records) + len(s.pairs); got != 48000 {
+		t.Fatalf("after the old state expired and 12000 new senders: %d entries, want 48000 (only the new ones)", got)
 	}
 }
 

@@ -112,22 +112,26 @@ func (c Config) Validate() error {
 }
 
 // observeScript counts one event for one sender, or returns the snapshot
-// recorded for it. Reply: {replayed 0|1, "n,k,m,f,l,e1h,e24h"}.
+// recorded for it. Reply: {replayed 0|1, record}, the record being
+// "n,k,m,f,l,e1h,e24h,pe,sa,sce,fr,fp,al" (see parseRecord).
 //
-// KEYS: counters hash, employee window zset, event id record.
+// KEYS: counters hash, employee window zset, event id record, pair hash,
+// short-call window zset, allowlist flag.
 // ARGV: event time (unix ms), employee member, is call (0|1), missed (0|1),
-// counter TTL, window TTL, id TTL (ms).
+// counter TTL, window TTL, id TTL (ms), short call (0|1).
 //
 // Each employee keeps its latest contact time (ZADD GT), so out-of-order
 // events never move it back. Entries no window of the latest event can
 // reach are trimmed. The event's own employee always counts in both of
 // its windows, even when its kept time is later or was just trimmed; other
-// employees count when their latest contact is in (ts-w, ts].
+// employees count when their latest contact is in (ts-w, ts]. The
+// short-call window works the same way for the employees reached by
+// missed or short calls.
 const observeScript = `
 local rec = redis.call('GET', KEYS[3])
 if rec then return {1, rec} end
 local c, e, ts = KEYS[1], KEYS[2], tonumber(ARGV[1])
-local h = redis.call('HMGET', c, 'n', 'k', 'm', 'f', 'l')
+local h = redis.call('HMGET', c, 'n', 'k', 'm', 'f', 'l', 'fr', 'fp')
 local n = (tonumber(h[1]) or 0) + 1
 local k = (tonumber(h[2]) or 0) + tonumber(ARGV[3])
 local m = (tonumber(h[3]) or 0) + tonumber(ARGV[4])
@@ -137,13 +141,35 @@ if not l or ts > tonumber(l) then l = ARGV[1] end
 redis.call('HSET', c, 'n', n, 'k', k, 'm', m, 'f', f, 'l', l)
 redis.call('PEXPIRE', c, ARGV[5])
 redis.call('ZADD', e, 'GT', ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', e, '-inf', string.format('%.0f', tonumber(l) - 86400000))
+local trim = string.format('%.0f', tonumber(l) - 86400000)
+redis.call('ZREMRANGEBYSCORE', e, '-inf', trim)
 local e1 = redis.call('ZCOUNT', e, string.format('(%.0f', ts - 3600000), ARGV[1])
 local e24 = redis.call('ZCOUNT', e, string.format('(%.0f', ts - 86400000), ARGV[1])
 local s = redis.call('ZSCORE', e, ARGV[2])
 if not s or tonumber(s) > ts then e1 = e1 + 1; e24 = e24 + 1 end
 redis.call('PEXPIRE', e, ARGV[6])
-rec = n .. ',' .. k .. ',' .. m .. ',' .. f .. ',' .. l .. ',' .. e1 .. ',' .. e24
+local p, short = KEYS[4], ARGV[8] == '1'
+local pe = redis.call('HINCRBY', p, 'n:' .. ARGV[2], 1)
+local st = tonumber(redis.call('HGET', p, 's:' .. ARGV[2]))
+if short and (not st or ts > st) then
+  st = ts
+  redis.call('HSET', p, 's:' .. ARGV[2], ARGV[1])
+end
+local sa = -1
+if st and st <= ts then sa = ts - st end
+redis.call('PEXPIRE', p, ARGV[5])
+local w = KEYS[5]
+if short then redis.call('ZADD', w, 'GT', ARGV[1], ARGV[2]) end
+redis.call('ZREMRANGEBYSCORE', w, '-inf', trim)
+local sce = redis.call('ZCOUNT', w, string.format('(%.0f', ts - 86400000), ARGV[1])
+if short then
+  local s2 = redis.call('ZSCORE', w, ARGV[2])
+  if not s2 or tonumber(s2) > ts then sce = sce + 1 end
+end
+if redis.call('ZCARD', w) > 0 then redis.call('PEXPIRE', w, ARGV[6]) end
+local al = redis.call('EXISTS', KEYS[6])
+rec = n .. ',' .. k .. ',' .. m .. ',' .. f .. ',' .. l .. ',' .. e1 .. ',' .. e24 .. ',' .. pe .. ',' ..
+  string.format('%.0f', sa) .. ',' .. sce .. ',' .. (tonumber(h[6]) or 0) .. ',' .. (tonumber(h[7]) or 0) .. ',' .. al
 redis.call('SET', KEYS[3], rec, 'PX', ARGV[7])
 return {0, rec}
 `
@@ -154,7 +180,7 @@ type Store struct {
 	client redis.UniversalClient
 	owned  bool // created by Dial: Close closes the client
 	prefix string
-	sha    string
+	shas   [numScripts]string // the digests Redis names the scripts by
 	// TTLs in milliseconds, formatted once.
 	counterTTL, windowTTL, idTTL string
 	// roundTrips counts pipelines and script loads sent to Redis.
@@ -178,16 +204,29 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	sum := sha1.Sum([]byte(observeScript)) // the digest Redis names scripts by
-	return &Store{
+	st := &Store{
 		client:     client,
 		prefix:     cfg.Prefix,
-		sha:        hex.EncodeToString(sum[:]),
 		counterTTL: strconv.FormatInt(cfg.CounterTTL.Milliseconds(), 10),
 		windowTTL:  strconv.FormatInt(cfg.WindowTTL.Milliseconds(), 10),
 		idTTL:      strconv.FormatInt(cfg.IDRetention.Milliseconds(), 10),
-	}, nil
+	}
+	for i, src := range scripts {
+		sum := sha1.Sum([]byte(src))
+		st.shas[i] = hex.EncodeToString(sum[:])
+	}
+	return st, nil
 }
+
+// The scripts, by index into Store.shas.
+const (
+	scriptObserve = iota
+	scriptCampaign
+	scriptFeedback
+	numScripts
+)
+
+var scripts = [numScripts]string{observeScript, campaignScript, feedbackScript}
 
 // Options says how Dial connects.
 type Options struct {
@@ -246,17 +285,26 @@ func Dial(ctx context.Context, opts Options, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// LoadScript loads the observe script (SCRIPT LOAD, on every master of a
-// cluster). Observe reloads it by itself when Redis lost it; loading at
-// start only saves the first batch a round trip.
+// LoadScript loads the scripts (SCRIPT LOAD, on every master of a
+// cluster), in one round trip. Observe and ApplyFeedback reload them by
+// themselves when Redis lost them; loading at start only saves the first
+// batch a round trip.
 func (s *Store) LoadScript(ctx context.Context) error {
 	s.roundTrips.Add(1)
-	sha, err := s.client.ScriptLoad(ctx, observeScript).Result()
-	if err != nil {
-		return fmt.Errorf("redisrep: loading script: %w", err)
+	pipe := s.client.Pipeline()
+	cmds := make([]*redis.StringCmd, numScripts)
+	for i, src := range scripts {
+		cmds[i] = pipe.ScriptLoad(ctx, src)
 	}
-	if sha != s.sha {
-		return fmt.Errorf("redisrep: loading script: server returned digest %s, want %s", sha, s.sha)
+	_, _ = pipe.Exec(ctx)
+	for i, cmd := range cmds {
+		sha, err := cmd.Result()
+		if err != nil {
+			return fmt.Errorf("redisrep: loading script: %w", err)
+		}
+		if sha != s.shas[i] {
+			return fmt.Errorf("redisrep: loading script: server returned digest %s, want %s", sha, s.shas[i])
+		}
 	}
 	return nil
 }
@@ -280,84 +328,129 @@ func (s *Store) Close() error {
 
 // Observe counts each observation in order and returns its snapshot, the
 // observation included, in the order of obs, in one pipelined round trip
-// (two more if Redis lost the script). An observation whose event id was
+// (two more if Redis lost the scripts). An observation whose event id was
 // recorded for its sender within IDRetention gets the recorded snapshot
 // with Replayed set and changes nothing; a second observation of an event
-// within one batch is such a replay. An empty SenderHash gets the zero
-// Snapshot and sends nothing. Errors are retryable: some observations may
-// have been counted, and observing the batch again replays them.
+// within one batch is such a replay. An empty SenderHash counts nothing
+// for a sender; a Fingerprint is counted in its campaign either way.
+// Errors are retryable: some observations may have been counted, and
+// observing the batch again replays them.
 func (s *Store) Observe(ctx context.Context, obs []models.Observation) ([]models.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("redisrep: observe batch of %d: %w", len(obs), err)
 	}
 	out := make([]models.Snapshot, len(obs))
-	todo := make([]int, 0, len(obs))
+	type op struct {
+		i        int
+		campaign bool
+	}
+	ops := make([]op, 0, len(obs))
 	for i := range obs {
 		if obs[i].SenderHash != "" {
-			todo = append(todo, i)
+			ops = append(ops, op{i: i})
+		}
+		if len(obs[i].Fingerprint) == models.FingerprintLen {
+			ops = append(ops, op{i: i, campaign: true})
 		}
 	}
-	if len(todo) == 0 {
+	if len(ops) == 0 {
 		return out, nil
 	}
-	retry, err := s.run(ctx, obs, todo, out)
-	if err == nil && len(retry) > 0 {
-		// Redis lost the script. The commands that ran before it did are
-		// kept: rerunning them would turn them into replays.
-		if err = s.LoadScript(ctx); err == nil {
-			retry, err = s.run(ctx, obs, retry, out)
-			if err == nil && len(retry) > 0 {
-				err = redis.ErrNoScript
-			}
+	campaignReplayed := make([]bool, len(obs))
+	build := func(pipe redis.Pipeliner, j int) *redis.Cmd {
+		o := &obs[ops[j].i]
+		if ops[j].campaign {
+			keys, args := s.campaignArgs(o)
+			return pipe.EvalSha(ctx, s.shas[scriptCampaign], keys, args...)
 		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redisrep: observe batch of %d: %w", len(obs), err)
-	}
-	return out, nil
-}
-
-// run sends one pipeline for obs[todo] and fills out. It returns the
-// indexes whose command failed with NOSCRIPT, or the first other error.
-func (s *Store) run(ctx context.Context, obs []models.Observation, todo []int, out []models.Snapshot) ([]int, error) {
-	pipe := s.client.Pipeline()
-	cmds := make([]*redis.Cmd, len(todo))
-	for j, i := range todo {
-		o := &obs[i]
 		base := s.prefix + "{" + hashTag(o.SenderHash) + "}:"
 		id := sha256.Sum256([]byte(o.EventID))
 		emp := sha256.Sum256([]byte(o.Employee))
-		call, missed := "0", "0"
+		call, missed, short := "0", "0", "0"
 		if o.Kind == models.KindCall {
 			call = "1"
 		}
 		if o.Missed {
 			missed = "1"
 		}
-		cmds[j] = pipe.EvalSha(ctx, s.sha,
-			[]string{base + "c", base + "e", base + "id:" + hex.EncodeToString(id[:16])},
+		if o.ShortCall {
+			short = "1"
+		}
+		return pipe.EvalSha(ctx, s.shas[scriptObserve],
+			[]string{base + "c", base + "e", base + "id:" + hex.EncodeToString(id[:16]), base + "p", base + "w", base + "allow"},
 			strconv.FormatInt(o.TS.UnixMilli(), 10), hex.EncodeToString(emp[:8]), call, missed,
-			s.counterTTL, s.windowTTL, s.idTTL)
+			s.counterTTL, s.windowTTL, s.idTTL, short)
 	}
-	// Exec's error is the first command's error; each is checked below.
-	s.roundTrips.Add(1)
-	_, _ = pipe.Exec(ctx)
-	var retry []int
-	for j, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
-			if redis.HasErrorPrefix(err, "NOSCRIPT") {
-				retry = append(retry, todo[j])
-				continue
-			}
-			return nil, err
+	handle := func(j int, cmd *redis.Cmd) error {
+		i := ops[j].i
+		if ops[j].campaign {
+			var err error
+			campaignReplayed[i], err = parseCampaign(cmd.Val(), &out[i])
+			return err
 		}
 		snap, err := parseReply(cmd.Val())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out[todo[j]] = snap
+		// The campaign part may have been filled already: keep it.
+		snap.Campaign, snap.CampaignSenders, snap.CampaignEmployees, snap.CampaignEvents = out[i].Campaign, out[i].CampaignSenders, out[i].CampaignEmployees, out[i].CampaignEvents
+		out[i] = snap
+		return nil
 	}
-	return retry, nil
+	if err := s.pipelined(ctx, len(ops), build, handle); err != nil {
+		return nil, fmt.Errorf("redisrep: observe batch of %d: %w", len(obs), err)
+	}
+	for i := range obs {
+		if obs[i].SenderHash == "" && campaignReplayed[i] {
+			out[i].Replayed = true
+		}
+	}
+	return out, nil
+}
+
+// pipelined sends n script calls, built by build, in one pipeline and
+// hands each reply to handle. Calls that failed with NOSCRIPT (Redis lost
+// the scripts: restart, failover, SCRIPT FLUSH) are sent again once after
+// the scripts are reloaded; the calls that ran are kept, since rerunning
+// them would turn them into replays.
+func (s *Store) pipelined(ctx context.Context, n int, build func(redis.Pipeliner, int) *redis.Cmd, handle func(int, *redis.Cmd) error) error {
+	todo := make([]int, n)
+	for j := range todo {
+		todo[j] = j
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for k, j := range todo {
+			cmds[k] = build(pipe, j)
+		}
+		// Exec's error is the first command's error; each is checked below.
+		s.roundTrips.Add(1)
+		_, _ = pipe.Exec(ctx)
+		var retry []int
+		for k, cmd := range cmds {
+			if err := cmd.Err(); err != nil {
+				if redis.HasErrorPrefix(err, "NOSCRIPT") {
+					retry = append(retry, todo[k])
+					continue
+				}
+				return err
+			}
+			if err := handle(todo[k], cmd); err != nil {
+				return err
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		if attempt == 1 {
+			return redis.ErrNoScript
+		}
+		if err := s.LoadScript(ctx); err != nil {
+			return err
+		}
+		todo = retry
+	}
 }
 
 // hashTag is the sender hash itself, unless it holds a brace that would
@@ -389,13 +482,22 @@ func parseReply(v any) (models.Snapshot, error) {
 	return snap, nil
 }
 
-// parseRecord decodes "n,k,m,f,l,e1h,e24h".
+// parseRecord decodes "n,k,m,f,l,e1h,e24h,pe,sa,sce,fr,fp,al": events,
+// calls, missed calls, first and last seen (unix ms), employees in 1h and
+// 24h, events to this employee, ms since the latest short call to this
+// employee (-1: none), employees reached by short calls in 24h, fraud
+// reports, false positives, allowlisted (0|1).
 func parseRecord(rec string) (models.Snapshot, error) {
-	var f [7]int64
+	var f [13]int64
+	f[8] = -1
+	fields := len(f)
+	if strings.Count(rec, ",") == 6 {
+		fields = 7 // recorded by a version before the pair counters: they read as zero
+	}
 	rest := rec
-	for i := range f {
+	for i := range fields {
 		field := rest
-		if i < len(f)-1 {
+		if i < fields-1 {
 			cut := strings.IndexByte(rest, ',')
 			if cut < 0 {
 				return models.Snapshot{}, fmt.Errorf("malformed snapshot record %q", rec)
@@ -409,12 +511,19 @@ func parseRecord(rec string) (models.Snapshot, error) {
 		f[i] = n
 	}
 	return models.Snapshot{
-		Events:       f[0],
-		Calls:        f[1],
-		MissedCalls:  f[2],
-		FirstSeen:    time.UnixMilli(f[3]).UTC(),
-		LastSeen:     time.UnixMilli(f[4]).UTC(),
-		Employees1h:  f[5],
-		Employees24h: f[6],
+		Events:                f[0],
+		Calls:                 f[1],
+		MissedCalls:           f[2],
+		FirstSeen:             time.UnixMilli(f[3]).UTC(),
+		LastSeen:              time.UnixMilli(f[4]).UTC(),
+		Employees1h:           f[5],
+		Employees24h:          f[6],
+		PairEvents:            f[7],
+		ShortCallSeen:         f[8] >= 0,
+		ShortCallAgo:          time.Duration(max(f[8], 0)) * time.Millisecond,
+		ShortCallEmployees24h: f[9],
+		FraudReports:          f[10],
+		FalsePositives:        f[11],
+		Allowlisted:           f[12] == 1,
 	}, nil
 }

@@ -310,6 +310,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		check(t, 0, obs, got, want)
 	})
 
+	runCrossEvent(t, newStore)
+
 	t.Run("concurrent batches of one sender count every event once", func(t *testing.T) {
 		s := newStore(t)
 		const workers, perWorker = 8, 25
@@ -377,8 +379,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Per sender: counters, employee window; per (sender, event): one record.
-		if want := 2*2 + 3; len(keys) != want {
+		// Per sender: counters, employee window, pair hash; per (sender,
+		// event): one record. No short call: no short-call window.
+		if want := 2*3 + 3; len(keys) != want {
 			t.Errorf("%d keys, want %d: %v", len(keys), want, keys)
 		}
 		for k, ttl := range keys {
