@@ -20,6 +20,13 @@ type Extractor interface {
 	Extract(ev *models.Event, rep models.Snapshot) features.Set
 }
 
+// Fingerprinter computes the campaign fingerprint of a message text before
+// reputation is observed. features.Extractor implements it; an extractor
+// that does not leaves campaigns out.
+type Fingerprinter interface {
+	Fingerprint(text string) models.Fingerprint
+}
+
 // EngineConfig configures an Engine. Zero fields take the defaults below.
 type EngineConfig struct {
 	// MinSeverity is the lowest severity that makes an alert. Default medium.
@@ -31,6 +38,14 @@ type EngineConfig struct {
 	MaxPast   time.Duration
 	// OfficialLines are named in every alert's advice. Required.
 	OfficialLines []string
+	// ShortCall is the longest answered call that still counts as a
+	// "short call" (with missed calls) for call patterns: a ring to make
+	// the employee call back or expect a message. Default 10 seconds.
+	ShortCall time.Duration
+	// StaleAfter is the event age past which an alert goes to the SOC but
+	// not to the employee: a warning after they replied is noise. Default
+	// 15 minutes.
+	StaleAfter time.Duration
 	// ModelVersion names the text model in alerts; "none" without one.
 	ModelVersion string
 	// Now is the wall clock; injectable for replays and tests.
@@ -48,6 +63,12 @@ func (c *EngineConfig) setDefaults() {
 	}
 	if c.MaxPast == 0 {
 		c.MaxPast = 7 * 24 * time.Hour
+	}
+	if c.ShortCall == 0 {
+		c.ShortCall = 10 * time.Second
+	}
+	if c.StaleAfter == 0 {
+		c.StaleAfter = 15 * time.Minute
 	}
 	if c.ModelVersion == "" {
 		c.ModelVersion = "none"
@@ -71,6 +92,9 @@ func (c *EngineConfig) Validate() error {
 	}
 	if c.MaxFuture < 0 || c.MaxPast < 0 {
 		errs = append(errs, errors.New("clock skew bounds must not be negative"))
+	}
+	if c.ShortCall < 0 || c.StaleAfter < 0 {
+		errs = append(errs, fmt.Errorf("short call %v and stale-after %v must not be negative", c.ShortCall, c.StaleAfter))
 	}
 	return errors.Join(errs...)
 }
@@ -193,9 +217,13 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 			Kind:       ev.Kind,
 			TS:         e.clamp(ev.TS, now),
 		}
-		if ev.Call != nil {
+		if ev.Call != nil && ev.Kind == models.KindCall {
 			obs[i].Missed = ev.Call.Missed
 			obs[i].DurationS = ev.Call.DurationS
+			obs[i].ShortCall = ev.Call.Missed || ev.Call.DurationS <= e.cfg.ShortCall.Seconds()
+		}
+		if fp, ok := e.extractor.(Fingerprinter); ok && ev.Kind == models.KindMessage {
+			obs[i].Fingerprint = fp.Fingerprint(ev.Text)
 		}
 	}
 	snaps, err := e.rep.Observe(ctx, obs)
@@ -238,7 +266,7 @@ func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash str
 	}
 	sc = Scored{Event: *ev, Snapshot: snap, Features: set, Verdict: v}
 	if v.Flagged {
-		a := e.alert(ev, senderHash, v, rs, now)
+		a := e.alert(ev, senderHash, snap, v, rs, now)
 		sc.Alert = &a
 	}
 	return sc
@@ -269,30 +297,44 @@ func maskReasons(rs []models.Reason) []models.Reason {
 	return rs
 }
 
-func (e *Engine) alert(ev *models.Event, senderHash string, v models.Verdict, rs *rules.Ruleset, now time.Time) models.Alert {
+// campaignOf names the campaign on an alert once the text has reached
+// more than one sender or employee: a text seen once is not (yet) a
+// campaign, and naming it would split the SOC's grouping by sender.
+func campaignOf(snap models.Snapshot) string {
+	if snap.CampaignSenders > 1 || snap.CampaignEmployees > 1 {
+		return snap.Campaign
+	}
+	return ""
+}
+
+func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot, v models.Verdict, rs *rules.Ruleset, now time.Time) models.Alert {
 	age := now.Sub(ev.TS).Seconds()
 	if age < 0 {
 		age = 0
 	}
 	// The display name is what the employee saw; a number in it is masked too.
 	name, _ := models.TruncateRunes(models.MaskSensitive(ev.FromName), 64)
+	stale := age > e.cfg.StaleAfter.Seconds()
 	return models.Alert{
-		ID:           models.AlertID(ev.ID),
-		EventID:      ev.ID,
-		EventKind:    ev.Kind,
-		EventTime:    ev.TS,
-		AgeSeconds:   float64(int64(age*1000)) / 1000,
-		Employee:     ev.To,
-		Sender:       models.MaskNumber(ev.From),
-		SenderName:   name,
-		SenderHash:   senderHash,
-		Severity:     v.Severity,
-		Score:        v.Score,
-		Categories:   v.Categories,
-		Reasons:      v.Reasons,
-		Advice:       rs.Advice(v.Categories, e.lines),
-		RulesVersion: rs.Version(),
-		ModelVersion: e.cfg.ModelVersion,
-		CreatedAt:    now.UTC(),
+		ID:             models.AlertID(ev.ID),
+		EventID:        ev.ID,
+		EventKind:      ev.Kind,
+		EventTime:      ev.TS,
+		AgeSeconds:     float64(int64(age*1000)) / 1000,
+		Employee:       ev.To,
+		Sender:         models.MaskNumber(ev.From),
+		SenderName:     name,
+		SenderHash:     senderHash,
+		Severity:       v.Severity,
+		Score:          v.Score,
+		Categories:     v.Categories,
+		Reasons:        v.Reasons,
+		Advice:         rs.Advice(v.Categories, e.lines),
+		Campaign:       campaignOf(snap),
+		Stale:          stale,
+		NotifyEmployee: !stale,
+		RulesVersion:   rs.Version(),
+		ModelVersion:   e.cfg.ModelVersion,
+		CreatedAt:      now.UTC(),
 	}
 }

@@ -265,6 +265,7 @@ func (x *Extractor) Extract(ev *models.Event, rep models.Snapshot) Set {
 	x.sender(ev, &s, sc)
 	x.event(ev, &s)
 	x.reputation(ev, rep, &s)
+	x.crossEvent(ev, rep, &s)
 	return s
 }
 

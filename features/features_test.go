@@ -673,7 +673,7 @@ func TestPass1QuotesAComposedLetterFromItsBase(t *testing.T) {
 
 func TestFeatureNamesFollowSet(t *testing.T) {
 	names := FeatureNames()
-	if names[0] != "lang" || names[len(names)-1] != "first_seen" {
+	if names[0] != "lang" || names[len(names)-1] != "campaign_events" {
 		t.Errorf("FeatureNames = %v", names)
 	}
 	for i, c := range cueNames[:numTextCues] {

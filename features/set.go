@@ -80,6 +80,7 @@ type Set struct {
 	Forwarded       bool    `expr:"forwarded"`
 	Media           int     `expr:"media"`            // attachments
 	MediaExecutable int     `expr:"media_executable"` // APK, EXE, scripts, remote-access installers
+	MediaBankForm   int     `expr:"media_bank_form"`  // documents posing as bank forms (statement, application, security form) and HTML pages
 	InvalidUTF8     bool    `expr:"invalid_utf8"`     // repaired: broken UTF-8 in the record
 	TextTruncated   bool    `expr:"text_truncated"`   // repaired: text over 65,536 characters
 
@@ -91,6 +92,20 @@ type Set struct {
 	RepEmployees24h int     `expr:"rep_employees_24h"` // and in the last 24 hours
 	RepAgeHours     float64 `expr:"rep_age_hours"`     // hours since the sender was first seen
 	FirstSeen       bool    `expr:"first_seen"`        // this is the first event ever seen from the sender
+
+	// Across events (from the snapshot; zero without a sender, except the
+	// campaign counts, which need only a text).
+	FirstContact          bool    `expr:"first_contact"`                // the sender's first event to this employee
+	RepPairEvents         int     `expr:"rep_pair_events"`              // the sender's events to this employee, this one included
+	ShortCallAgoMin       float64 `expr:"short_call_ago_min"`           // minutes since the sender's latest missed or short call to this employee; -1 if none
+	CallThenMessage       bool    `expr:"call_then_message"`            // a message within 2 hours after a missed or short call to the same employee
+	RepShortCallEmployees int     `expr:"rep_short_call_employees_24h"` // employees the sender reached by missed or short calls in 24h (wangiri)
+	RepFraudReports       int     `expr:"rep_fraud_reports"`            // SOC "fraud" verdicts on the sender's alerts
+	RepFalsePositives     int     `expr:"rep_false_positives"`          // SOC "legit" verdicts on the sender's alerts
+	Allowlisted           bool    `expr:"allowlisted"`                  // a SOC "legit" verdict allowlisted the sender (it expires)
+	CampaignSenders       int     `expr:"campaign_senders"`             // distinct senders of this text (with small edits) in 24h
+	CampaignEmployees     int     `expr:"campaign_employees"`           // distinct employees who got it in 24h
+	CampaignEvents        int     `expr:"campaign_events"`              // messages of it in 24h
 
 	// Evidence maps a feature name to a short excerpt that shows why it is
 	// set ("код из смс", "sberbank-online.top"). Card numbers in it are

@@ -22,24 +22,30 @@ type Advice struct {
 // the same ID and consumers can deduplicate. Sender is masked; SenderHash
 // is the keyed hash used in Redis, for grouping without the number.
 type Alert struct {
-	ID           string     `json:"id"`
-	EventID      string     `json:"event_id"`
-	EventKind    Kind       `json:"event_kind"`
-	EventTime    time.Time  `json:"event_time"`
-	AgeSeconds   float64    `json:"age_s"`
-	Employee     string     `json:"employee"`
-	Sender       string     `json:"sender,omitempty"`
-	SenderName   string     `json:"sender_name,omitempty"`
-	SenderHash   string     `json:"sender_hash,omitempty"`
-	Severity     Severity   `json:"severity"`
-	Score        float64    `json:"score"`
-	Categories   []Category `json:"categories"`
-	Reasons      []Reason   `json:"reasons"`
-	Advice       Advice     `json:"advice"`
-	Campaign     string     `json:"campaign,omitempty"`
-	RulesVersion string     `json:"rules_version"`
-	ModelVersion string     `json:"model_version"`
-	CreatedAt    time.Time  `json:"created_at"`
+	ID         string     `json:"id"`
+	EventID    string     `json:"event_id"`
+	EventKind  Kind       `json:"event_kind"`
+	EventTime  time.Time  `json:"event_time"`
+	AgeSeconds float64    `json:"age_s"`
+	Employee   string     `json:"employee"`
+	Sender     string     `json:"sender,omitempty"`
+	SenderName string     `json:"sender_name,omitempty"`
+	SenderHash string     `json:"sender_hash,omitempty"`
+	Severity   Severity   `json:"severity"`
+	Score      float64    `json:"score"`
+	Categories []Category `json:"categories"`
+	Reasons    []Reason   `json:"reasons"`
+	Advice     Advice     `json:"advice"`
+	Campaign   string     `json:"campaign,omitempty"`
+	// Stale is set when the alert was made later than the configured
+	// maximum age after the event (a backlog): the employee has most
+	// likely answered already, so NotifyEmployee is false and the alert
+	// is for the SOC only. NotifyEmployee is true for every fresh alert.
+	Stale          bool      `json:"stale"`
+	NotifyEmployee bool      `json:"notify_employee"`
+	RulesVersion   string    `json:"rules_version"`
+	ModelVersion   string    `json:"model_version"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // AlertID derives the alert id from the event id: stable across
