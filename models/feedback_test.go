@@ -1,0 +1,36 @@
+package models
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecodeFeedback(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		wantKey string
+		wantErr string
+	}{
+		{"a verdict with an id is keyed by it", `{"id":"fb-1","alert_id":"fa_1","sender_hash":"v1:ab","verdict":"fraud"}`, "id:fb-1", ""},
+		{"without an id the alert and verdict key it", `{"alert_id":"fa_1","sender_hash":"v1:ab","verdict":" Legit "}`, "alert:fa_1/legit", ""},
+		{"unsure is a valid verdict", `{"alert_id":"fa_1","verdict":"unsure"}`, "alert:fa_1/unsure", ""},
+		{"an unknown verdict is an error", `{"alert_id":"fa_1","verdict":"maybe"}`, "", `field "verdict": "maybe": want fraud, legit or unsure`},
+		{"a missing alert id is an error", `{"verdict":"fraud"}`, "", `field "alert_id": missing (required)`},
+		{"not JSON is an error", `fraud!`, "", "not a JSON feedback object"},
+		{"broken UTF-8 is an error", "{\"alert_id\":\"\xff\",\"verdict\":\"fraud\"}", "", "not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := DecodeFeedback([]byte(tt.in))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("error %v", err)
+			case tt.wantErr != "" && (err == nil || !IsDecodeError(err) || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want a DecodeError with %q", err, tt.wantErr)
+			case tt.wantErr == "" && r.Key() != tt.wantKey:
+				t.Errorf("Key() = %q, want %q", r.Key(), tt.wantKey)
+			}
+		})
+	}
+}
