@@ -331,6 +331,7 @@ func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot
 		Reasons:        v.Reasons,
 		Advice:         rs.Advice(v.Categories, e.lines),
 		Campaign:       campaignOf(snap),
+		FirstContact:   senderHash != "" && snap.PairEvents == 1,
 		Stale:          stale,
 		NotifyEmployee: !stale,
 		RulesVersion:   rs.Version(),

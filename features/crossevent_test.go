@@ -36,6 +36,25 @@ func TestFingerprintGroupsACampaignAndItsSmallEdits(t *testing.T) {
 	}
 }
 
+func TestFingerprintSeesThroughRotatingLinks(t *testing.T) {
+	x := testExtractor(t)
+	a := x.Fingerprint("HMRC: our records show you are owed a tax refund of £412.60. Claim it within 24 hours at gov-refund-uk.com or the refund will be cancelled.")
+	b := x.Fingerprint("HMRC: our records show you are owed a tax refund of £398.20. Claim it within 24 hours at https://hmrc-refund-claim.info/r?id=77 or the refund will be cancelled.")
+	if !a.Matches(b) {
+		t.Errorf("the same text with another link and amount does not match: %v vs %v", a, b)
+	}
+	for _, f := range []string{"gov-refund-uk.com", "https://x.ru", "www.site.org", "bit.ly/abc", "pay-now.top/x?y=1"} {
+		if !looksLikeLink([]byte(f)) {
+			t.Errorf("looksLikeLink(%q) = false", f)
+		}
+	}
+	for _, f := range []string{"15.000", "день.", "т.е.", "e.g.", "12.11.2026"} {
+		if looksLikeLink([]byte(f)) {
+			t.Errorf("looksLikeLink(%q) = true", f)
+		}
+	}
+}
+
 func TestFingerprintLeavesShortTextsOut(t *testing.T) {
 	x := testExtractor(t)
 	for _, text := range []string{"", "Ок", "Добрый день, когда будет готово?", "12 34 56 78 90 11 22"} {

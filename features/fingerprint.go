@@ -1,22 +1,25 @@
 package features
 
 import (
+	"bytes"
 	"unicode/utf8"
 
 	"fraudwatch/models"
 )
 
-// minFingerprintWords is the fewest distinct words a text needs for a
-// campaign fingerprint. Below it, unrelated short messages ("добрый день,
+// minFingerprintWords is the fewest distinct word pairs a text needs for
+// a campaign fingerprint. Below it, unrelated short messages ("добрый день,
 // когда будет готово?") would share fingerprints and look like campaigns.
 const minFingerprintWords = 6
 
 // Fingerprint returns the campaign fingerprint of a message text: a MinHash
-// signature (models.FingerprintLen places) over its distinct words after
-// the same folding the lexicons see (case, homoglyphs, invisible
-// characters), with every number read as "#" so that per-victim amounts,
-// order numbers and phone numbers do not split a campaign. Texts with fewer
-// than six distinct words get nil: too short to tell a campaign from a
+// signature (models.FingerprintLen places) over its distinct pairs of
+// consecutive words after the same folding the lexicons see (case,
+// homoglyphs, invisible characters), with every number read as "#" so
+// that per-victim amounts,
+// order numbers and phone numbers do not split a campaign, and every link
+// read as "#link", since campaigns rotate domains. Texts with fewer than
+// six distinct word pairs get nil: too short to tell a campaign from a
 // common phrase.
 func (x *Extractor) Fingerprint(text string) models.Fingerprint {
 	if len(text) == 0 {
@@ -30,32 +33,46 @@ func (x *Extractor) Fingerprint(text string) models.Fingerprint {
 	for i := range sig {
 		sig[i] = ^uint32(0)
 	}
-	seen := make(map[uint64]struct{}, 32)
-	s := sc.fold.s
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRune(s[i:])
-		if !isWordRune(r) {
-			i += n
+	// The shingles are pairs of consecutive words: pairs tell texts apart
+	// far better than single words, whose minima a few common words
+	// ("вы", "your", a number) would take for every text.
+	words := make([]uint64, 0, 64)
+	for _, field := range bytes.Fields(sc.fold.s) {
+		if looksLikeLink(field) {
+			// Campaigns rotate their domains and paths with their numbers.
+			words = append(words, wordHash([]byte("#link")))
 			continue
 		}
-		start, digits := i, true
-		for i < len(s) {
-			r, n := utf8.DecodeRune(s[i:])
+		for i := 0; i < len(field); {
+			r, n := utf8.DecodeRune(field[i:])
 			if !isWordRune(r) {
-				break
+				i += n
+				continue
 			}
-			if r < '0' || r > '9' {
-				digits = false
+			start, digits := i, true
+			for i < len(field) {
+				r, n := utf8.DecodeRune(field[i:])
+				if !isWordRune(r) {
+					break
+				}
+				if r < '0' || r > '9' {
+					digits = false
+				}
+				i += n
 			}
-			i += n
+			switch w := field[start:i]; {
+			case digits:
+				if len(words) == 0 || words[len(words)-1] != numberHash {
+					words = append(words, numberHash) // "15 000" is one number
+				}
+			case utf8.RuneCount(w) >= 2:
+				words = append(words, wordHash(w))
+			}
 		}
-		w := s[start:i]
-		if digits {
-			w = []byte("#")
-		} else if utf8.RuneCount(w) < 2 {
-			continue
-		}
-		h := wordHash(w)
+	}
+	seen := make(map[uint64]struct{}, len(words))
+	for k := 1; k < len(words); k++ {
+		h := mix64(words[k-1]*0x100000001b3 ^ words[k])
 		if _, dup := seen[h]; dup {
 			continue
 		}
@@ -72,6 +89,9 @@ func (x *Extractor) Fingerprint(text string) models.Fingerprint {
 	return models.Fingerprint(sig[:])
 }
 
+// numberHash stands for any number.
+var numberHash = wordHash([]byte("#"))
+
 // wordHash is a fixed 64-bit FNV-1a: unlike a seeded hash, it
 // gives the same fingerprint in every process.
 func wordHash(w []byte) uint64 {
@@ -81,6 +101,32 @@ func wordHash(w []byte) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// looksLikeLink reports whether a whitespace-separated field of the folded
+// text is a link: a scheme, "www." or a dot followed by a Latin top-level
+// domain ("pay-now.top/x"). Amounts ("15.000") and sentence ends are not.
+func looksLikeLink(f []byte) bool {
+	if bytes.Contains(f, []byte("://")) || bytes.HasPrefix(f, []byte("www.")) {
+		return true
+	}
+	for i := 1; i+2 < len(f); i++ {
+		if f[i] != '.' || !isASCIIAlnum(f[i-1]) {
+			continue
+		}
+		j := i + 1
+		for j < len(f) && 'a' <= f[j] && f[j] <= 'z' {
+			j++
+		}
+		if j-i-1 >= 2 && (j == len(f) || f[j] == '/' || f[j] == '.' || f[j] == ':' || f[j] == '?') {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCIIAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-'
 }
 
 // mix64 is the splitmix64 finaliser: the j-th MinHash function is

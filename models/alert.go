@@ -37,6 +37,9 @@ type Alert struct {
 	Reasons    []Reason   `json:"reasons"`
 	Advice     Advice     `json:"advice"`
 	Campaign   string     `json:"campaign,omitempty"`
+	// FirstContact is true when this was the sender's first event to
+	// this employee: nothing earlier vouches for the number.
+	FirstContact bool `json:"first_contact"`
 	// Stale is set when the alert was made later than the configured
 	// maximum age after the event (a backlog): the employee has most
 	// likely answered already, so NotifyEmployee is false and the alert

@@ -85,8 +85,9 @@ type Snapshot struct {
 
 	// Campaign is the id of the campaign the text belongs to ("" without
 	// a fingerprint). CampaignSenders, CampaignEmployees and
-	// CampaignEvents count it in the 24 hours up to this event, this event
-	// included.
+	// CampaignEvents count it within 24 hours either side of this event
+	// (its messages arrive out of order, from many partitions), this
+	// event included.
 	Campaign          string `json:"campaign,omitempty"`
 	CampaignSenders   int64  `json:"campaign_senders"`
 	CampaignEmployees int64  `json:"campaign_employees"`

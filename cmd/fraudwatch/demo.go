@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -82,6 +83,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		hmacSecret:    "demo-only-secret-not-for-production",
 		redis:         RedisConfig{Addrs: []string{redis.Addr()}, Prefix: "fw:", IDRetention: 7 * 24 * time.Hour},
 		logger:        logger,
+		// A day of traffic arrives at once: with the default 15 minutes
+		// nearly every alert would be marked stale (SOC only). The demo
+		// shows the alerts as employees would have got them live.
+		staleAfter: 24 * time.Hour,
 	}
 	p, err := newPipeline(ctx, s, true)
 	if err != nil {
@@ -258,6 +263,19 @@ func alertLine(a models.Alert) string {
 			first += ": " + fmt.Sprintf("%q", ev)
 		}
 	}
+	var marks []string
+	if a.Campaign != "" {
+		marks = append(marks, "campaign "+a.Campaign)
+	}
+	if a.FirstContact {
+		marks = append(marks, "first contact")
+	}
+	if a.Stale {
+		marks = append(marks, "stale: SOC only")
+	}
+	if len(marks) > 0 {
+		first += "  [" + strings.Join(marks, ", ") + "]"
+	}
 	return fmt.Sprintf("%-8s %-50s %-14s → %-9s %s", strings.ToUpper(a.Severity.String()), strings.Join(cats, ","), sender, a.Employee, first)
 }
 
@@ -320,6 +338,7 @@ func printDemoSummary(w io.Writer, rows []models.LabeledEvent, alerts []models.A
 			}
 		}
 	}
+	printCrossEvent(tw, alerts)
 	fmt.Fprintf(tw, "fixture scams and spam alerted\t%d of %d\n", caught, scams)
 	fmt.Fprintf(tw, "fixture legitimate events alerted\t%d of %d\n", falseAlarms, ham)
 	tw.Flush()
@@ -328,5 +347,52 @@ func printDemoSummary(w io.Writer, rows []models.LabeledEvent, alerts []models.A
 	}
 	if len(wrong) > 0 {
 		fmt.Fprintf(w, "legitimate events alerted: %s\n", strings.Join(wrong, ", "))
+	}
+}
+
+// printCrossEvent summarises what only state across events shows:
+// campaigns with the alerts that share their id, call patterns, first
+// contacts and attachments.
+func printCrossEvent(tw io.Writer, alerts []models.Alert) {
+	type campaign struct {
+		alerts             int
+		senders, employees map[string]bool
+	}
+	campaigns := map[string]*campaign{}
+	var firstContact, callPattern, attachment int
+	for _, a := range alerts {
+		if a.FirstContact {
+			firstContact++
+		}
+		if slices.Contains(a.Categories, models.CategoryCallPattern) {
+			callPattern++
+		}
+		if slices.Contains(a.Categories, models.CategoryAttachment) {
+			attachment++
+		}
+		if a.Campaign == "" {
+			continue
+		}
+		c := campaigns[a.Campaign]
+		if c == nil {
+			c = &campaign{senders: map[string]bool{}, employees: map[string]bool{}}
+			campaigns[a.Campaign] = c
+		}
+		c.alerts++
+		c.senders[a.SenderHash] = true
+		c.employees[a.Employee] = true
+	}
+	fmt.Fprintln(tw, "across events\t")
+	fmt.Fprintf(tw, "  alerts on a first contact\t%d\n", firstContact)
+	fmt.Fprintf(tw, "  call-pattern alerts\t%d\n", callPattern)
+	fmt.Fprintf(tw, "  attachment alerts\t%d\n", attachment)
+	ids := make([]string, 0, len(campaigns))
+	for id := range campaigns {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := campaigns[id]
+		fmt.Fprintf(tw, "  campaign %s\t%d alerts, %d numbers, %d employees\n", id, c.alerts, len(c.senders), len(c.employees))
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // The campaign state mirrors redisrep's: candidate representatives per
 // band of the MinHash signature, and per campaign the senders, employees
-// and events of the last 24 hours (event time).
+// and events within 24 hours of each event (event time).
 
 // maxBandReps bounds the representatives kept per band, as redisrep does.
 const maxBandReps = 16
@@ -149,23 +149,25 @@ func (cs *campaigns) observe(now time.Time, o *models.Observation, ttl, idRetent
 }
 
 // countIn records member at ts (keeping its latest time), trims what no
-// later window can reach and counts the members in (ts-24h, ts], member
-// included. An empty member (no sender) is not recorded.
+// window can reach any more and counts the members seen within 24 hours
+// either side of ts, member included: a campaign's events come from many
+// partitions, out of order. An empty member (no sender) is not recorded.
 func countIn(m map[string]int64, member string, ts int64) int64 {
 	if member != "" {
 		if prev, ok := m[member]; !ok || ts > prev {
 			m[member] = ts
 		}
 	}
-	from := ts - window24h.Milliseconds()
+	day := window24h.Milliseconds()
+	from, to := ts-day, ts+day
 	var n int64
 	for k, t := range m {
 		switch {
-		case t <= from:
+		case t <= ts-2*day:
 			delete(m, k)
 		case k == member:
 			n++
-		case t <= ts:
+		case t > from && t <= to:
 			n++
 		}
 	}

@@ -13,6 +13,10 @@ import (
 	"fraudwatch/models"
 )
 
+// Campaign counts take the members seen within 24 hours either side of the
+// event: a campaign's messages come from many senders, so from many
+// partitions, and reach the detector out of order.
+//
 // Campaign keys, with P the prefix. They share the {camp} hash tag: a
 // campaign is found through any of its bands, so finding and counting it
 // must be one atomic script on one slot. That slot is hot in a cluster;
@@ -23,7 +27,7 @@ import (
 //	                                at most 16; TTL WindowTTL
 //	P{camp}:k:<id>:s|e|n    zset    the campaign's senders, employees and
 //	                                events with their latest time (unix ms),
-//	                                trimmed to 24h; TTL WindowTTL
+//	                                trimmed to 48h; TTL WindowTTL
 //	P{camp}:id:<hex32>      string  "id,senders,employees,events" recorded
 //	                                for an event; TTL IDRetention
 
@@ -62,14 +66,14 @@ for b = 1, nb do
   if redis.call('HLEN', KEYS[b]) < 16 then redis.call('HSETNX', KEYS[b], sig, cid) end
   redis.call('PEXPIRE', KEYS[b], ARGV[6])
 end
-local from = ts - 86400000
+local from, to = ts - 86400000, ts + 86400000
 local function count(key, member)
   if member ~= '' then redis.call('ZADD', key, 'GT', ARGV[2], member) end
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', from))
-  local n = redis.call('ZCOUNT', key, string.format('(%.0f', from), ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', ts - 172800000))
+  local n = redis.call('ZCOUNT', key, string.format('(%.0f', from), string.format('%.0f', to))
   if member ~= '' then
     local s = redis.call('ZSCORE', key, member)
-    if not s or tonumber(s) > ts then n = n + 1 end
+    if not s or tonumber(s) > to then n = n + 1 end
   end
   if redis.call('ZCARD', key) > 0 then redis.call('PEXPIRE', key, ARGV[6]) end
   return n

@@ -146,7 +146,7 @@ func runCrossEvent(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
-	t.Run("texts of one campaign share its id and count distinct senders and employees, an unrelated text does not", func(t *testing.T) {
+	t.Run("texts of one campaign share its id and count distinct senders and employees within a day either side, an unrelated text does not", func(t *testing.T) {
 		s := newStore(t)
 		f := fingerprint(1000)
 		variant := fingerprint(1000, 0, 5, 9, 15)        // 12 of 16 places agree
@@ -170,6 +170,10 @@ func runCrossEvent(t *testing.T, newStore func(t *testing.T) Store) {
 			{withText(ev("2", "S2", "emp-2", "m", at(m)), variant), want{c1, 2, 2, 2, true}},
 			{withText(ev("6", "S1", "emp-1", "m", at(5*m)), variant), want{c1, 2, 3, 4, false}},
 			{withText(ev("7", "S1", "emp-6", "m", at(30*h)), f), want{c1, 1, 1, 1, false}},
+			// Out of order: an earlier event counts what came after it too,
+			// by each member's latest time: S2 and S9 (S1 was last seen at
+			// 30h), employees 1, 2, 5 and 9, events 1, 2, 5, 6 and 8.
+			{withText(ev("8", "S9", "emp-9", "m", at(-10*m)), variant), want{c1, 2, 4, 5, false}},
 		}
 		for i, st := range steps {
 			got := observe(t, s, batch(st.o))[0]
