@@ -83,6 +83,7 @@ type Consumer struct {
 	closers   []io.Closer      // writers created by New
 	running   atomic.Bool
 	closed    atomic.Bool
+	reader    atomic.Pointer[kafka.Reader] // while Run runs, for Lag
 
 	health struct {
 		sync.Mutex
@@ -175,6 +176,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	defer c.running.Store(false)
 
 	r := kafka.NewReader(c.cfg.readerConfig()) // config checked by Validate
+	c.reader.Store(r)
+	defer c.reader.Store(nil)
 	defer func() {
 		// Leaving the group promptly hands our partitions to the others
 		// now instead of after the session timeout.
@@ -425,6 +428,19 @@ func (c *Consumer) Ready() error {
 	c.health.lastOK = time.Now()
 	c.health.Unlock()
 	return nil
+}
+
+// Lag reports how far the member is behind, as kafka-go measures it: the
+// high-water mark minus the next offset of the partition it last fetched
+// from, at that fetch. ok is false while Run is not running. Safe for
+// concurrent use; meant for a metrics gauge (it resets kafka-go's other
+// reader counters, which nothing else reads).
+func (c *Consumer) Lag() (lag int64, ok bool) {
+	r := c.reader.Load()
+	if r == nil {
+		return 0, false
+	}
+	return r.Stats().Lag, true
 }
 
 // stuck reports the stuck-retrying error, if any.
