@@ -285,20 +285,40 @@ func Dial(ctx context.Context, opts Options, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// LoadScript loads the scripts (SCRIPT LOAD, on every master of a
-// cluster), in one round trip. Observe and ApplyFeedback reload them by
+// LoadScript loads the scripts (SCRIPT LOAD), in one round trip: one
+// pipeline, or on a cluster one pipeline to every master, in parallel. Observe and ApplyFeedback reload them by
 // themselves when Redis lost them; loading at start only saves the first
 // batch a round trip.
 func (s *Store) LoadScript(ctx context.Context) error {
 	s.roundTrips.Add(1)
-	pipe := s.client.Pipeline()
+	// A pipeline on a cluster client sends a keyless command to one node
+	// only; each master needs the scripts, so they go to all, in parallel.
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			if err := s.loadScripts(ctx, node); err != nil {
+				return fmt.Errorf("%w (node %s)", err, node.Options().Addr)
+			}
+			return nil
+		})
+	}
+	return s.loadScripts(ctx, s.client)
+}
+
+// loadScripts loads the scripts on the node c talks to, in one pipeline.
+func (s *Store) loadScripts(ctx context.Context, c interface{ Pipeline() redis.Pipeliner }) error {
+	pipe := c.Pipeline()
 	cmds := make([]*redis.StringCmd, numScripts)
 	for i, src := range scripts {
 		cmds[i] = pipe.ScriptLoad(ctx, src)
 	}
-	_, _ = pipe.Exec(ctx)
+	// A failed connection (refused AUTH, TLS) may leave the commands
+	// without an error of their own: Exec's error is then the reason.
+	_, execErr := pipe.Exec(ctx)
 	for i, cmd := range cmds {
 		sha, err := cmd.Result()
+		if err == nil && sha == "" && execErr != nil {
+			err = execErr
+		}
 		if err != nil {
 			return fmt.Errorf("redisrep: loading script: %w", err)
 		}
@@ -424,12 +444,18 @@ func (s *Store) pipelined(ctx context.Context, n int, build func(redis.Pipeliner
 		for k, j := range todo {
 			cmds[k] = build(pipe, j)
 		}
-		// Exec's error is the first command's error; each is checked below.
+		// Exec's error is the first command's error; each is checked
+		// below. A failed connection (refused AUTH, TLS) may leave the
+		// commands without an error of their own: Exec's is the reason.
 		s.roundTrips.Add(1)
-		_, _ = pipe.Exec(ctx)
+		_, execErr := pipe.Exec(ctx)
 		var retry []int
 		for k, cmd := range cmds {
-			if err := cmd.Err(); err != nil {
+			err := cmd.Err()
+			if err == nil && cmd.Val() == nil && execErr != nil {
+				err = execErr
+			}
+			if err != nil {
 				if redis.HasErrorPrefix(err, "NOSCRIPT") {
 					retry = append(retry, todo[k])
 					continue
