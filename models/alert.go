@@ -84,6 +84,9 @@ func MaskNumber(n string) string {
 // characters between the digits, Unicode spaces and dashes as group
 // separators, and non-ASCII digits (fullwidth "４１１１…").
 func MaskCardNumbers(s string) string {
+	if !mayHoldCard(s) {
+		return s
+	}
 	view, start, end := cardView(s)
 	spans := FindCardNumbers(view)
 	if len(spans) == 0 {
@@ -251,6 +254,9 @@ var accountPattern = regexp.MustCompile(`(?:^|[^0-9A-Za-z])((?:[0-9]{20})|(?:[A-
 
 // FindAccountNumbers returns the byte spans of account numbers in s.
 func FindAccountNumbers(s string) [][2]int {
+	if !mayHoldAccount(s) {
+		return nil
+	}
 	var out [][2]int
 	for _, m := range accountPattern.FindAllStringSubmatchIndex(s, -1) {
 		out = append(out, [2]int{m[2], m[3]})

@@ -167,8 +167,11 @@ func decodeWire(raw []byte, w *wireEvent) (Event, error) {
 	if trimmed[0] != '{' {
 		return Event{}, &DecodeError{Reason: fmt.Sprintf("not a JSON object (starts with %q)", excerptBytes(trimmed, 16))}
 	}
-	if err := json.Unmarshal(trimmed, w); err != nil {
-		return Event{}, &DecodeError{Reason: "invalid JSON: " + err.Error()}
+	if !scanWire(trimmed, w) { // the fast path (wirefast.go) gives up on anything unusual
+		*w = wireEvent{}
+		if err := json.Unmarshal(trimmed, w); err != nil {
+			return Event{}, &DecodeError{Reason: "invalid JSON: " + err.Error()}
+		}
 	}
 	var ev Event
 	ev.Repairs.InvalidUTF8 = !utf8.Valid(trimmed) || hasLoneSurrogateEscape(trimmed)
@@ -217,9 +220,11 @@ func requiredString(field string, raw json.RawMessage, maxBytes int) (string, er
 	if !isPresent(raw) {
 		return "", &DecodeError{Field: field, Reason: "missing (required)"}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
+	s, plain := unquotePlain(raw)
+	if !plain {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
+		}
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -268,9 +273,11 @@ func optionalText(field string, raw json.RawMessage, maxRunes int) (string, bool
 	if !isPresent(raw) {
 		return "", false, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", false, &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
+	s, plain := unquotePlain(raw)
+	if !plain {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false, &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
+		}
 	}
 	s, truncated := TruncateRunes(s, maxRunes)
 	return s, truncated, nil
@@ -283,8 +290,8 @@ func decodeSender(ev *Event, raw json.RawMessage, opts DecodeOptions) {
 		ev.Repairs.SenderMissing = true
 		return
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, plain := unquotePlain(raw)
+	if !plain && json.Unmarshal(raw, &s) != nil {
 		// A number sent as a JSON number is still a number.
 		if n := strings.TrimSpace(string(raw)); numberLiteral.MatchString(n) {
 			s = n
