@@ -6,12 +6,13 @@ package rules
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -78,6 +79,7 @@ type Ruleset struct {
 type compiled struct {
 	Rule
 	program  *vm.Program
+	fast     func(*features.Set) bool // the same condition without the VM; nil when it needs the VM (fast.go)
 	evidence []string
 }
 
@@ -213,7 +215,8 @@ func compileRule(r Rule, known map[string]bool) (compiled, error) {
 	if len(evidence) == 0 {
 		evidence = names
 	}
-	return compiled{Rule: r, program: prog, evidence: evidence}, nil
+	fast, _ := compileFast(tree.Node)
+	return compiled{Rule: r, program: prog, fast: fast, evidence: evidence}, nil
 }
 
 // identifiers lists the distinct names a condition refers to, in order.
@@ -284,13 +287,19 @@ func (rs *Ruleset) Evaluate(set *features.Set) (Evaluation, error) {
 	onlyUnknown := true
 	for i := range rs.rules {
 		r := &rs.rules[i]
-		out, err := machine.Run(r.program, set)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("rule %q: %w", r.ID, err))
-			continue
-		}
-		if fired, _ := out.(bool); !fired {
-			continue
+		if r.fast != nil {
+			if !r.fast(set) {
+				continue
+			}
+		} else {
+			out, err := machine.Run(r.program, set)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("rule %q: %w", r.ID, err))
+				continue
+			}
+			if fired, _ := out.(bool); !fired {
+				continue
+			}
 		}
 		reason := models.Reason{Rule: r.ID, Category: r.Category, Weight: r.Weight, Evidence: evidenceFor(r.evidence, set), Shadow: r.Shadow}
 		if r.Shadow {
@@ -310,7 +319,7 @@ func (rs *Ruleset) Evaluate(set *features.Set) (Evaluation, error) {
 	}
 	ev.Score = math.Round(ev.Score*100) / 100
 	ev.Categories = byStrength(ev.Categories, ev.Reasons)
-	sort.SliceStable(ev.Reasons, func(i, j int) bool { return ev.Reasons[i].Weight > ev.Reasons[j].Weight })
+	slices.SortStableFunc(ev.Reasons, func(a, b models.Reason) int { return cmp.Compare(b.Weight, a.Weight) }) // heaviest first
 	ev.Reasons = append(ev.Reasons, shadow...)
 	ev.Severity = rs.severity(ev.Score)
 	if onlyUnknown {
@@ -362,12 +371,15 @@ func byStrength(cats []models.Category, reasons []models.Reason) []models.Catego
 	for _, r := range reasons {
 		weight[r.Category] += r.Weight
 	}
-	sort.SliceStable(cats, func(i, j int) bool {
-		ui, uj := cats[i] == models.CategoryUnknownNumber, cats[j] == models.CategoryUnknownNumber
-		if ui != uj {
-			return uj
+	slices.SortStableFunc(cats, func(a, b models.Category) int {
+		ua, ub := a == models.CategoryUnknownNumber, b == models.CategoryUnknownNumber
+		switch {
+		case ua && !ub:
+			return 1
+		case ub && !ua:
+			return -1
 		}
-		return weight[cats[i]] > weight[cats[j]]
+		return cmp.Compare(weight[b], weight[a])
 	})
 	return cats
 }
