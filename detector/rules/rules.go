@@ -364,20 +364,28 @@ func (rs *Ruleset) Advice(cats []models.Category, lines string) models.Advice {
 }
 
 // byStrength orders categories by the summed weight of their reasons,
-// strongest first, with unknown_number last: it strengthens the others but
-// is never what an alert is about.
+// strongest first, then spam, then unknown_number: it strengthens the
+// others but is never what an alert is about.
 func byStrength(cats []models.Category, reasons []models.Reason) []models.Category {
 	weight := make(map[models.Category]float64, len(cats))
 	for _, r := range reasons {
 		weight[r.Category] += r.Weight
 	}
-	slices.SortStableFunc(cats, func(a, b models.Category) int {
-		ua, ub := a == models.CategoryUnknownNumber, b == models.CategoryUnknownNumber
-		switch {
-		case ua && !ub:
+	// unknown_number only strengthens the others, and spam is the
+	// catch-all for advertising: a specific category, when there is one,
+	// names the alert and picks its advice.
+	rank := func(c models.Category) int {
+		switch c {
+		case models.CategoryUnknownNumber:
+			return 2
+		case models.CategorySpam:
 			return 1
-		case ub && !ua:
-			return -1
+		}
+		return 0
+	}
+	slices.SortStableFunc(cats, func(a, b models.Category) int {
+		if ra, rb := rank(a), rank(b); ra != rb {
+			return cmp.Compare(ra, rb)
 		}
 		return cmp.Compare(weight[b], weight[a])
 	})

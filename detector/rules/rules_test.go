@@ -93,6 +93,11 @@ rules:
     description: d
     when: has_sender && !sender_known
     weight: 1
+  - id: f.ads
+    category: spam
+    description: d
+    when: lex_spam > 0
+    weight: 4
   - id: e.shadow
     category: campaign
     description: d
@@ -122,6 +127,8 @@ func TestEvaluate(t *testing.T) {
 			[]models.Category{models.CategorySafeAccount}, []string{"a.safe", "c.known"}},
 		{"unknown_number alone stays at none", features.Set{HasSender: true}, 1, models.SeverityNone,
 			[]models.Category{models.CategoryUnknownNumber}, []string{"d.unknown"}},
+		{"spam ranks after a specific category however heavy, before unknown_number", features.Set{LexSpam: 1, LexUrgency: 1, HasSender: true}, 6.5, models.SeverityMedium,
+			[]models.Category{models.CategoryCredential, models.CategorySpam, models.CategoryUnknownNumber}, []string{"f.ads", "b.urgency", "d.unknown"}},
 		{"shadow rules are listed last and never counted", features.Set{RepEmployees1h: 3, LexUrgency: 2, Evidence: map[string]string{"lex_urgency": "срочно"}}, 1.5, models.SeverityNone,
 			[]models.Category{models.CategoryCredential}, []string{"b.urgency", "e.shadow"}},
 	}
