@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"fraudwatch/features/textmodel"
 )
 
 // Config configures an Extractor. The zero value is usable: region "RU",
@@ -37,6 +39,11 @@ type Config struct {
 	LexiconsPath string
 	// StemCacheSize bounds the memoised stems (default 200,000 words).
 	StemCacheSize int
+	// Model is the text model behind model_score; nil means the model
+	// built into the binary (textmodel.Default), unless NoModel is set.
+	Model *textmodel.Model
+	// NoModel turns the text model off: model_score is always 0.
+	NoModel bool
 }
 
 // DefaultStemCacheSize is the stem cache bound used when Config leaves it 0.
@@ -101,4 +108,14 @@ func (c Config) lexiconSource() (string, []byte, error) {
 		return c.LexiconsPath, b, nil
 	}
 	return "lexicons/default.yaml (embedded)", defaultLexicons, nil
+}
+
+func (c Config) textModel() (*textmodel.Model, error) {
+	switch {
+	case c.NoModel:
+		return nil, nil
+	case c.Model != nil:
+		return c.Model, nil
+	}
+	return textmodel.Default()
 }

@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"fraudwatch/features/textmodel"
 	"fraudwatch/models"
 )
 
@@ -24,6 +25,7 @@ type Extractor struct {
 	tok     tokenizer
 	lists   domainLists
 	lex     *lexicon
+	model   *textmodel.Model // nil: no model_score
 
 	officialDomains []string
 	brands          []string        // registrable labels of official domains, ASCII bank names
@@ -57,6 +59,7 @@ type scratch struct {
 	buf       []byte
 	seen      []int32
 	amounts   []float64
+	mdoc      textmodel.Doc
 }
 
 func newScratch() *scratch { return &scratch{} }
@@ -86,6 +89,9 @@ func NewExtractor(cfg Config) (*Extractor, error) {
 		return nil, err
 	}
 	if x.lex, err = compileLexicon(name, data, x); err != nil {
+		return nil, err
+	}
+	if x.model, err = cfg.textModel(); err != nil {
 		return nil, err
 	}
 
@@ -288,6 +294,7 @@ func lexFields(s *Set) [numTextCues]*int {
 		&s.LexCardRequest, &s.LexRemoteAccess, &s.LexBank, &s.LexSecurityService, &s.LexCentralBank,
 		&s.LexPolice, &s.LexManager, &s.LexSafeAccount, &s.LexTransfer, &s.LexInvestment, &s.LexMule,
 		&s.LexJobOffer, &s.LexSpam, &s.LexUrgency, &s.LexSecrecy, &s.LexWarning, &s.LexVictimReport,
+		&s.LexContactDM,
 	}
 }
 
@@ -368,6 +375,8 @@ func (x *Extractor) text(text string, s *Set, sc *scratch) {
 	if s.InvisibleChars > 0 {
 		s.evidence("invisible_chars", firstSuspectWord(text, false))
 	}
+	commercial(s, low)
+	x.modelScore(s, sc)
 }
 
 // linkFeatures classifies the links found in the text.

@@ -27,7 +27,7 @@ var cueNames = [...]string{
 	"lottery", "prize_fee", "purchase", "delivery", "credential", "card_request", "remote_access",
 	"bank", "security_service", "central_bank", "police", "manager", "safe_account", "transfer",
 	"investment", "mule", "job_offer", "spam", "urgency", "secrecy", "warning", "victim_report",
-	"name_claims",
+	"contact_dm", "name_claims",
 }
 
 const (
@@ -35,7 +35,7 @@ const (
 	cueSecurity      = 8
 	cueCentralBank   = 9
 	cuePolice        = 10
-	cueNameClaims    = 22
+	cueNameClaims    = 23
 	numCues          = len(cueNames)
 	numTextCues      = numCues - 1
 	maxPhraseStems   = 16

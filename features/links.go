@@ -268,15 +268,17 @@ func isIPv4(h string) bool {
 // before it: "online.sberbank.ru" → "sberbank"; "x.example.co.uk" →
 // "example".
 func registrable(host string) string {
-	labels := strings.Split(host, ".")
-	n := len(labels)
-	if n < 2 {
+	// Label by label from the right, without splitting: this runs for
+	// every well-known domain against every link.
+	last := strings.LastIndexByte(host, '.')
+	if last < 0 {
 		return host
 	}
-	if n >= 3 && secondLevel[labels[n-2]+"."+labels[n-1]] {
-		return labels[n-3]
+	prev := strings.LastIndexByte(host[:last], '.') // -1: two labels
+	if prev >= 0 && secondLevel[host[prev+1:]] {
+		return host[strings.LastIndexByte(host[:prev], '.')+1 : prev]
 	}
-	return labels[n-2]
+	return host[prev+1 : last]
 }
 
 // secondLevel lists public suffixes of two labels that are common in our

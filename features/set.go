@@ -37,6 +37,7 @@ type Set struct {
 	LexSecrecy         int `expr:"lex_secrecy"`          // don't tell anyone, keep secret, don't call the bank
 	LexWarning         int `expr:"lex_warning"`          // "never tell anyone your code", "we never ask": the bank's own warnings
 	LexVictimReport    int `expr:"lex_victim_report"`    // "someone called me pretending to be…": a customer reporting fraud
+	LexContactDM       int `expr:"lex_contact_dm"`       // "write me in DM", "details in private", "leave a plus": moving a pitch to a private channel
 
 	// Links, numbers, money, cards in the text.
 	URLs            int     `expr:"urls"`             // links found (with or without scheme)
@@ -56,6 +57,21 @@ type Set struct {
 	HomoglyphWords int `expr:"homoglyph_words"` // words mixing Latin and Cyrillic look-alikes
 	InvisibleChars int `expr:"invisible_chars"` // zero-width and direction-control characters removed
 	TranslitHits   int `expr:"translit_hits"`   // lexicon hits found only through transliteration folding
+
+	// Commercial mechanics (commercial.go): how premium-rate services bill
+	// and how recruiting pitches quote pay. Weak alone; rules combine them.
+	PremiumRate   int  `expr:"premium_rate"`   // distinct premium-rate marks: a short code to text, a price per minute/message/week, a premium number
+	CallToNumber  bool `expr:"call_to_number"` // an imperative to call or dial a number written in the text
+	PayRate       int  `expr:"pay_rate"`       // pay quoted per period: "10 000 руб за день", "9к на руки", "$500 per week"
+	StyledLetters int  `expr:"styled_letters"` // letters from small-capital, phonetic, mathematical, fullwidth or enclosed blocks ("ᴩᴀбᴏᴛᴀ")
+	SpacedLetters bool `expr:"spaced_letters"` // five or more letters spaced out one by one ("П я т н и ц а")
+	Handles       int  `expr:"handles"`        // messenger handles to write to ("@support_helper"), not e-mail addresses
+
+	// Text model (features/textmodel): the probability, 0 to 1, that the
+	// text is spam or scam by its words alone. 0 without text or with the
+	// model off. Calibrated on its training data, not on yours: weigh it
+	// with other evidence, never alone.
+	ModelScore float64 `expr:"model_score"`
 
 	// Sender.
 	HasSender         bool   `expr:"has_sender"`          // a valid number was given

@@ -1,0 +1,89 @@
+package features
+
+import (
+	"strings"
+
+	"fraudwatch/features/textmodel"
+)
+
+// The text model sees the message the way the lexicons do: the tokens of
+// the folded text (case, ё, invisible characters, homoglyphs, leetspeak)
+// by their Snowball stems, numbers as "#", plus a mark for each kind of
+// thing that was cut out of the text before tokenizing (links, phone
+// numbers, card numbers), since those carry no words.
+//
+// Transliteration is not folded for the model: a Latin word is read as
+// Russian written in Latin letters only when a lexicon phrase confirms it,
+// and reading every English word that way ("win" → "вин") would make the
+// English words of the training data collide with ordinary Russian ones.
+
+// The marks the model sees (unigram features only).
+const (
+	markURL   = "_url"
+	markPhone = "_phone"
+	markCard  = "_card"
+)
+
+// modelEvidenceMin is the probability from which model_score gets an
+// evidence excerpt (the stems that pushed it up): below it, no rule
+// weighing the model would fire anyway, and explaining costs time.
+const modelEvidenceMin = 0.3
+
+// modelDoc fills d with the model's view of the text just processed by
+// x.text into sc. The strings alias the stem cache, not sc.
+func modelDoc(d *textmodel.Doc, sc *scratch) {
+	d.Tokens = d.Tokens[:0]
+	for i := range sc.toks {
+		d.Tokens = append(d.Tokens, sc.toks[i].stem)
+	}
+	d.Marks = d.Marks[:0]
+	if len(sc.links) > 0 {
+		d.Marks = append(d.Marks, markURL)
+	}
+	if len(sc.phones) > 0 {
+		d.Marks = append(d.Marks, markPhone)
+	}
+	if len(sc.cardSpans) > 0 {
+		d.Marks = append(d.Marks, markCard)
+	}
+}
+
+// modelScore sets s.ModelScore from the text just processed into sc.
+func (x *Extractor) modelScore(s *Set, sc *scratch) {
+	if x.model == nil {
+		return
+	}
+	modelDoc(&sc.mdoc, sc)
+	s.ModelScore = x.model.Probability(sc.mdoc)
+	if s.ModelScore >= modelEvidenceMin {
+		top := x.model.TopPositive(sc.mdoc, 4)
+		s.evidence("model_score", "model: "+strings.Join(top, ", "))
+	}
+}
+
+// ModelDoc returns what the text model sees of text: the same tokens and
+// marks Extract scores. train and explain use it; the result is the
+// caller's.
+func (x *Extractor) ModelDoc(text string) textmodel.Doc {
+	sc := x.pool.Get().(*scratch)
+	defer x.pool.Put(sc)
+	var s Set
+	var d textmodel.Doc
+	if text != "" {
+		x.text(text, &s, sc)
+		modelDoc(&d, sc)
+	}
+	return textmodel.Doc{Tokens: append([]string(nil), d.Tokens...), Marks: append([]string(nil), d.Marks...)}
+}
+
+// Model returns the text model in use, nil when there is none.
+func (x *Extractor) Model() *textmodel.Model { return x.model }
+
+// ModelVersion names the text model in use for alerts: its version id,
+// or "none".
+func (x *Extractor) ModelVersion() string {
+	if x.model == nil {
+		return "none"
+	}
+	return x.model.Version()
+}
