@@ -46,7 +46,8 @@ type EngineConfig struct {
 	// not to the employee: a warning after they replied is noise. Default
 	// 15 minutes.
 	StaleAfter time.Duration
-	// ModelVersion names the text model in alerts; "none" without one.
+	// ModelVersion names the text model in alerts. Empty: the extractor's
+	// own (see ModelVersioner), else "none".
 	ModelVersion string
 	// Now is the wall clock; injectable for replays and tests.
 	Now func() time.Time
@@ -69,9 +70,6 @@ func (c *EngineConfig) setDefaults() {
 	}
 	if c.StaleAfter == 0 {
 		c.StaleAfter = 15 * time.Minute
-	}
-	if c.ModelVersion == "" {
-		c.ModelVersion = "none"
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -103,13 +101,12 @@ func (c *EngineConfig) Validate() error {
 // features, evaluate rules, build alerts. It holds no per-batch state and
 // is safe for concurrent use. The rule set can be swapped while running.
 type Engine struct {
-	cfg       EngineConfig
-	decode    models.DecodeOptions
-	extractor Extractor
-	rep       Reputation
-	hasher    *SenderHasher
-	rules     atomic.Pointer[rules.Ruleset]
-	lines     string
+	cfg     EngineConfig
+	decode  models.DecodeOptions
+	rep     Reputation
+	hasher  *SenderHasher
+	current atomic.Pointer[Scoring] // rules and extractor, swapped together (reload.go)
+	lines   string
 }
 
 var _ BatchHandler = (*Engine)(nil)
@@ -123,17 +120,21 @@ func NewEngine(cfg EngineConfig, decode models.DecodeOptions, x Extractor, rep R
 	if x == nil || rep == nil || h == nil || rs == nil {
 		return nil, errors.New("detector: extractor, reputation, hasher and rules are all required")
 	}
-	e := &Engine{cfg: cfg, decode: decode, extractor: x, rep: rep, hasher: h, lines: strings.Join(cfg.OfficialLines, ", ")}
-	e.rules.Store(rs)
+	e := &Engine{cfg: cfg, decode: decode, rep: rep, hasher: h, lines: strings.Join(cfg.OfficialLines, ", ")}
+	e.current.Store(&Scoring{Rules: rs, Extractor: x})
 	return e, nil
 }
 
 // SetRules swaps the rule set; batches already running finish with the
 // old one.
-func (e *Engine) SetRules(rs *rules.Ruleset) { e.rules.Store(rs) }
+func (e *Engine) SetRules(rs *rules.Ruleset) {
+	cur := *e.current.Load()
+	cur.Rules = rs
+	e.current.Store(&cur)
+}
 
 // Rules returns the rule set in use.
-func (e *Engine) Rules() *rules.Ruleset { return e.rules.Load() }
+func (e *Engine) Rules() *rules.Ruleset { return e.current.Load().Rules }
 
 // Scored is one event's full result, for offline tools.
 type Scored struct {
@@ -156,8 +157,9 @@ func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error)
 	res := Result{Outcomes: make([]Outcome, len(recs))}
 	events := make([]models.Event, 0, len(recs))
 	index := make([]int, 0, len(recs)) // events[i] came from recs[index[i]]
+	decoded, decodeErrs := e.decodeAll(recs)
 	for i, rec := range recs {
-		ev, err := e.decodeRecord(rec)
+		ev, err := decoded[i], decodeErrs[i]
 		if err != nil {
 			res.DeadLetters = append(res.DeadLetters, DeadLetter{Record: rec, Reason: err.Error()})
 			res.Outcomes[i] = OutcomeDeadLetter
@@ -205,6 +207,7 @@ func (e *Engine) decodeRecord(rec Record) (ev models.Event, err error) {
 // Score scores decoded events with one reputation round trip.
 func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, error) {
 	now := e.cfg.Now()
+	cur := e.current.Load() // one rule set and model for the whole batch
 	obs := make([]models.Observation, len(events))
 	hashes := make([]string, len(events))
 	for i := range events {
@@ -222,7 +225,7 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 			obs[i].DurationS = ev.Call.DurationS
 			obs[i].ShortCall = ev.Call.Missed || ev.Call.DurationS <= e.cfg.ShortCall.Seconds()
 		}
-		if fp, ok := e.extractor.(Fingerprinter); ok && ev.Kind == models.KindMessage {
+		if fp, ok := cur.Extractor.(Fingerprinter); ok && ev.Kind == models.KindMessage {
 			obs[i].Fingerprint = fp.Fingerprint(ev.Text)
 		}
 	}
@@ -233,26 +236,23 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 	if len(snaps) != len(events) {
 		return nil, fmt.Errorf("reputation returned %d snapshots for %d events", len(snaps), len(events))
 	}
-	rs := e.rules.Load()
 	out := make([]Scored, len(events))
-	for i := range events {
-		out[i] = e.scoreOne(&events[i], snaps[i], hashes[i], rs, now)
-	}
+	e.scoreAll(out, events, snaps, hashes, cur, now)
 	return out, nil
 }
 
 // scoreOne extracts features and evaluates the rules for one event. A
 // panic here is a bug in fraudwatch, not in the input; it is contained to
 // the event so that one record cannot take the consumer down.
-func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash string, rs *rules.Ruleset, now time.Time) (sc Scored) {
+func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash string, cur *Scoring, now time.Time) (sc Scored) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.cfg.Logger.Error("internal error scoring event; dead-lettering it", "event_id", ev.ID, "panic", fmt.Sprint(r))
 			sc = Scored{Event: *ev, Snapshot: snap, Err: fmt.Errorf("internal error while scoring (please report): %v", r)}
 		}
 	}()
-	set := e.extractor.Extract(ev, snap)
-	eval, err := rs.Evaluate(&set)
+	set := cur.Extractor.Extract(ev, snap)
+	eval, err := cur.Rules.Evaluate(&set)
 	if err != nil {
 		e.cfg.Logger.Warn("rule evaluation failed", "event_id", ev.ID, "err", err)
 	}
@@ -266,7 +266,7 @@ func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash str
 	}
 	sc = Scored{Event: *ev, Snapshot: snap, Features: set, Verdict: v}
 	if v.Flagged {
-		a := e.alert(ev, senderHash, snap, v, rs, now)
+		a := e.alert(ev, senderHash, snap, v, cur, now)
 		sc.Alert = &a
 	}
 	return sc
@@ -307,7 +307,7 @@ func campaignOf(snap models.Snapshot) string {
 	return ""
 }
 
-func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot, v models.Verdict, rs *rules.Ruleset, now time.Time) models.Alert {
+func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot, v models.Verdict, cur *Scoring, now time.Time) models.Alert {
 	age := now.Sub(ev.TS).Seconds()
 	if age < 0 {
 		age = 0
@@ -329,13 +329,32 @@ func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot
 		Score:          v.Score,
 		Categories:     v.Categories,
 		Reasons:        v.Reasons,
-		Advice:         rs.Advice(v.Categories, e.lines),
+		Advice:         cur.Rules.Advice(v.Categories, e.lines),
 		Campaign:       campaignOf(snap),
 		FirstContact:   senderHash != "" && snap.PairEvents == 1,
 		Stale:          stale,
 		NotifyEmployee: !stale,
-		RulesVersion:   rs.Version(),
-		ModelVersion:   e.cfg.ModelVersion,
+		RulesVersion:   cur.Rules.Version(),
+		ModelVersion:   e.modelVersion(cur.Extractor),
 		CreatedAt:      now.UTC(),
 	}
+}
+
+// ModelVersioner is implemented by extractors that score with a text
+// model (features.Extractor): alerts name the model that judged them.
+type ModelVersioner interface {
+	ModelVersion() string
+}
+
+// modelVersion is the configured model version, else the extractor's,
+// else "none". It is asked per alert, so a model swapped with the
+// extractor is named correctly.
+func (e *Engine) modelVersion(x Extractor) string {
+	if e.cfg.ModelVersion != "" {
+		return e.cfg.ModelVersion
+	}
+	if mv, ok := x.(ModelVersioner); ok {
+		return mv.ModelVersion()
+	}
+	return "none"
 }
