@@ -28,39 +28,50 @@ type Config struct {
 	HMAC     HMACConfig     `yaml:"hmac"`
 	HTTP     HTTPConfig     `yaml:"http"`
 	Log      LogConfig      `yaml:"log"`
+	Ingest   IngestConfig   `yaml:"ingest"` // `fraudwatch ingest` only; see ingest.go
+	Reload   ReloadConfig   `yaml:"reload"` // rule, lexicon and model reloads in `run`; see reload.go
 }
 
 // KafkaConfig names the brokers, topics and consumer group.
 type KafkaConfig struct {
-	Brokers       []string      `yaml:"brokers" env:"FRAUDWATCH_KAFKA_BROKERS" doc:"bootstrap brokers, host:port (env: comma-separated)"`
-	GroupID       string        `yaml:"group_id" env:"FRAUDWATCH_KAFKA_GROUP_ID" doc:"consumer group; instances in one group share the partitions"`
-	InboundTopic  string        `yaml:"inbound_topic" env:"FRAUDWATCH_INBOUND_TOPIC" doc:"topic of inbound events"`
-	AlertsTopic   string        `yaml:"alerts_topic" env:"FRAUDWATCH_ALERTS_TOPIC" doc:"topic alerts are written to (keyed by employee)"`
-	DLQTopic      string        `yaml:"dlq_topic" env:"FRAUDWATCH_DLQ_TOPIC" doc:"dead-letter topic for events that cannot be interpreted"`
-	BatchSize     int           `yaml:"batch_size" env:"FRAUDWATCH_BATCH_SIZE" doc:"most events per batch"`
-	BatchWait     time.Duration `yaml:"batch_wait" env:"FRAUDWATCH_BATCH_WAIT" doc:"longest wait for a batch to fill after its first event"`
-	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"FRAUDWATCH_SHUTDOWN_GRACE" doc:"time the batch in flight gets to finish on SIGTERM; after it, it is left uncommitted and redelivered"`
+	Brokers       []string        `yaml:"brokers" env:"FRAUDWATCH_KAFKA_BROKERS" doc:"bootstrap brokers, host:port (env: comma-separated)"`
+	GroupID       string          `yaml:"group_id" env:"FRAUDWATCH_KAFKA_GROUP_ID" doc:"consumer group; instances in one group share the partitions"`
+	InboundTopic  string          `yaml:"inbound_topic" env:"FRAUDWATCH_INBOUND_TOPIC" doc:"topic of inbound events"`
+	AlertsTopic   string          `yaml:"alerts_topic" env:"FRAUDWATCH_ALERTS_TOPIC" doc:"topic alerts are written to (keyed by employee)"`
+	DLQTopic      string          `yaml:"dlq_topic" env:"FRAUDWATCH_DLQ_TOPIC" doc:"dead-letter topic for events that cannot be interpreted"`
+	FeedbackTopic string          `yaml:"feedback_topic" env:"FRAUDWATCH_FEEDBACK_TOPIC" doc:"topic of SOC verdicts on alerts that run applies to reputation (empty: off)"`
+	BatchSize     int             `yaml:"batch_size" env:"FRAUDWATCH_BATCH_SIZE" doc:"most events per batch"`
+	BatchWait     time.Duration   `yaml:"batch_wait" env:"FRAUDWATCH_BATCH_WAIT" doc:"longest wait for a batch to fill after its first event"`
+	ShutdownGrace time.Duration   `yaml:"shutdown_grace" env:"FRAUDWATCH_SHUTDOWN_GRACE" doc:"time the batch in flight gets to finish on SIGTERM; after it, it is left uncommitted and redelivered"`
+	SASL          KafkaSASLConfig `yaml:"sasl"` // see security.go
+	TLS           KafkaTLSConfig  `yaml:"tls"`
 }
 
 // RedisConfig locates the reputation store.
 type RedisConfig struct {
-	Addrs       []string      `yaml:"addrs" env:"FRAUDWATCH_REDIS_ADDRS" doc:"host:port; several addresses mean Redis Cluster (env: comma-separated)"`
-	Username    string        `yaml:"username" env:"FRAUDWATCH_REDIS_USERNAME" doc:"ACL user"`
-	Password    string        `yaml:"password" env:"FRAUDWATCH_REDIS_PASSWORD" doc:"password (prefer the env var)" secret:"true"`
-	DB          int           `yaml:"db" env:"FRAUDWATCH_REDIS_DB" doc:"database number (single node only)"`
-	Prefix      string        `yaml:"prefix" env:"FRAUDWATCH_REDIS_PREFIX" doc:"prefix of every key"`
-	IDRetention time.Duration `yaml:"id_retention" env:"FRAUDWATCH_REDIS_ID_RETENTION" doc:"how long an event id is remembered for idempotency; at least the inbound topic's retention"`
+	Addrs       []string       `yaml:"addrs" env:"FRAUDWATCH_REDIS_ADDRS" doc:"host:port; several addresses mean Redis Cluster (env: comma-separated)"`
+	Cluster     bool           `yaml:"cluster" env:"FRAUDWATCH_REDIS_CLUSTER" doc:"Redis Cluster even with one address (a cluster's configuration endpoint)"`
+	Username    string         `yaml:"username" env:"FRAUDWATCH_REDIS_USERNAME" doc:"ACL user"`
+	Password    string         `yaml:"password" env:"FRAUDWATCH_REDIS_PASSWORD" doc:"password (prefer the env var)" secret:"true"`
+	DB          int            `yaml:"db" env:"FRAUDWATCH_REDIS_DB" doc:"database number (single node only)"`
+	Prefix      string         `yaml:"prefix" env:"FRAUDWATCH_REDIS_PREFIX" doc:"prefix of every key"`
+	IDRetention time.Duration  `yaml:"id_retention" env:"FRAUDWATCH_REDIS_ID_RETENTION" doc:"how long an event id is remembered for idempotency; at least the inbound topic's retention"`
+	TLS         RedisTLSConfig `yaml:"tls"` // see security.go
 }
 
 // DetectorConfig holds the scoring settings.
 type DetectorConfig struct {
-	MinSeverity     string   `yaml:"min_severity" env:"FRAUDWATCH_MIN_SEVERITY" doc:"lowest severity that makes an alert: low, medium, high, critical"`
-	DefaultRegion   string   `yaml:"default_region" env:"FRAUDWATCH_DEFAULT_REGION" doc:"region for national phone numbers (ISO 3166, e.g. RU)"`
-	OfficialLines   []string `yaml:"official_lines" env:"FRAUDWATCH_OFFICIAL_LINES" doc:"the bank's official verification lines, named in every alert (required; env: comma-separated)"`
-	OfficialDomains []string `yaml:"official_domains" env:"FRAUDWATCH_OFFICIAL_DOMAINS" doc:"the bank's own web domains (env: comma-separated)"`
-	Directory       string   `yaml:"directory" env:"FRAUDWATCH_DIRECTORY" doc:"YAML directory of official lines, staff and consented customers (empty: official lines only)"`
-	Rules           string   `yaml:"rules" env:"FRAUDWATCH_RULES" doc:"rule file (empty: the built-in rules)"`
-	Lexicons        string   `yaml:"lexicons" env:"FRAUDWATCH_LEXICONS" doc:"lexicon file (empty: the built-in lexicons)"`
+	MinSeverity     string        `yaml:"min_severity" env:"FRAUDWATCH_MIN_SEVERITY" doc:"lowest severity that makes an alert: low, medium, high, critical"`
+	DefaultRegion   string        `yaml:"default_region" env:"FRAUDWATCH_DEFAULT_REGION" doc:"region for national phone numbers (ISO 3166, e.g. RU)"`
+	OfficialLines   []string      `yaml:"official_lines" env:"FRAUDWATCH_OFFICIAL_LINES" doc:"the bank's official verification lines, named in every alert (required; env: comma-separated)"`
+	OfficialDomains []string      `yaml:"official_domains" env:"FRAUDWATCH_OFFICIAL_DOMAINS" doc:"the bank's own web domains (env: comma-separated)"`
+	Directory       string        `yaml:"directory" env:"FRAUDWATCH_DIRECTORY" doc:"YAML directory of official lines, staff and consented customers (empty: official lines only)"`
+	Rules           string        `yaml:"rules" env:"FRAUDWATCH_RULES" doc:"rule file (empty: the built-in rules)"`
+	Lexicons        string        `yaml:"lexicons" env:"FRAUDWATCH_LEXICONS" doc:"lexicon file (empty: the built-in lexicons)"`
+	StaleAfter      time.Duration `yaml:"stale_after" env:"FRAUDWATCH_STALE_AFTER" doc:"event age after which an alert goes to the SOC only, marked stale and not for the employee"`
+	ShortCall       time.Duration `yaml:"short_call" env:"FRAUDWATCH_SHORT_CALL" doc:"longest answered call counted, with missed calls, as a short call for call patterns"`
+	AllowFor        time.Duration `yaml:"allow_for" env:"FRAUDWATCH_ALLOW_FOR" doc:"how long a SOC legit verdict allowlists the sender"`
+	Model           string        `yaml:"model" env:"FRAUDWATCH_MODEL" doc:"text model file written by fraudwatch train (empty: the built-in model)"`
 }
 
 // HMACConfig keys the hash that replaces phone numbers in Redis keys.
@@ -71,7 +82,7 @@ type HMACConfig struct {
 
 // HTTPConfig is the health endpoint listener.
 type HTTPConfig struct {
-	Addr string `yaml:"addr" env:"FRAUDWATCH_HTTP_ADDR" doc:"listen address of /healthz and /readyz (empty: off)"`
+	Addr string `yaml:"addr" env:"FRAUDWATCH_HTTP_ADDR" doc:"listen address of /healthz, /readyz and /metrics (empty: off)"`
 }
 
 // LogConfig sets the structured log.
@@ -89,6 +100,7 @@ func DefaultConfig() Config {
 			InboundTopic:  "whatsapp.inbound",
 			AlertsTopic:   "fraud.alerts",
 			DLQTopic:      "whatsapp.inbound.dlq",
+			FeedbackTopic: "fraud.feedback",
 			BatchSize:     500,
 			BatchWait:     50 * time.Millisecond,
 			ShutdownGrace: 10 * time.Second,
@@ -98,10 +110,12 @@ func DefaultConfig() Config {
 			Prefix:      "fw:",
 			IDRetention: 7 * 24 * time.Hour,
 		},
-		Detector: DetectorConfig{MinSeverity: "medium", DefaultRegion: "RU"},
+		Detector: DetectorConfig{MinSeverity: "medium", DefaultRegion: "RU", StaleAfter: 15 * time.Minute, ShortCall: 10 * time.Second, AllowFor: 30 * 24 * time.Hour},
 		HMAC:     HMACConfig{KeyVersion: "v1"},
 		HTTP:     HTTPConfig{Addr: ":8080"},
 		Log:      LogConfig{Level: "info", Format: "json"},
+		Ingest:   defaultIngestConfig(),
+		Reload:   defaultReloadConfig(),
 	}
 }
 
@@ -170,11 +184,24 @@ func (c *Config) Validate() error {
 	if _, err := models.ParseSeverity(c.Detector.MinSeverity); err != nil || c.Detector.MinSeverity == "none" {
 		errs = append(errs, fmt.Errorf("detector.min_severity: %q, want low, medium, high or critical", c.Detector.MinSeverity))
 	}
+	if c.Detector.StaleAfter <= 0 || c.Detector.ShortCall < 0 {
+		errs = append(errs, fmt.Errorf("detector.stale_after %v must be positive and detector.short_call %v not negative", c.Detector.StaleAfter, c.Detector.ShortCall))
+	}
+	if err := (detector.FeedbackConfig{AllowFor: c.Detector.AllowFor}).Validate(); err != nil || c.Detector.AllowFor == 0 {
+		errs = append(errs, fmt.Errorf("detector.allow_for: %v, want more than 0 and at most a year", c.Detector.AllowFor))
+	}
+	if t := c.Kafka.FeedbackTopic; t != "" && (t == c.Kafka.InboundTopic || t == c.Kafka.AlertsTopic || t == c.Kafka.DLQTopic) {
+		errs = append(errs, fmt.Errorf("kafka.feedback_topic %q is also the inbound, alerts or dead-letter topic", t))
+	}
 	if len(c.Detector.OfficialLines) == 0 {
 		errs = append(errs, errors.New("detector.official_lines: none; alerts must name the bank's official verification line (env FRAUDWATCH_OFFICIAL_LINES)"))
 	}
 	if _, err := detector.NewSenderHasher(c.HMAC.KeyVersion, []byte(c.HMAC.Secret)); err != nil {
 		errs = append(errs, fmt.Errorf("hmac: %w", err))
+	}
+	errs = append(errs, c.validateConnections()...)
+	if err := c.Reload.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -230,6 +257,12 @@ func setFromString(v reflect.Value, s string) error {
 		v.SetInt(int64(d))
 	case v.Kind() == reflect.String:
 		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		v.SetBool(b)
 	case v.Kind() == reflect.Int:
 		n, err := strconv.Atoi(s)
 		if err != nil {

@@ -22,6 +22,11 @@ Usage:
   fraudwatch demo  [--verbose]                  the fixtures through in-process Kafka and Redis
   fraudwatch score [flags] [FILE|-]             offline: JSON Lines in, one verdict per line out
   fraudwatch produce --brokers B --topic T FILE write JSON Lines events to a topic
+  fraudwatch eval  --data FILE [flags]          precision/recall per file, category and rule on labelled rows
+  fraudwatch train --data FILE --out PATH       learn the text model from labelled rows
+  fraudwatch ingest [--config FILE]             WhatsApp Business Platform webhook → inbound topic
+  fraudwatch probe URL                          exit 0 when URL answers 200 (container healthchecks)
+  fraudwatch bench [--embedded] [-n N] [--rate R] end-to-end load: rate, latency, outcomes
 
 Run "fraudwatch COMMAND -h" for a command's flags. Configuration keys and
 environment variables are listed in the README.
@@ -41,6 +46,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fraudwatch: second signal, exiting without waiting")
 		os.Exit(130)
 	}()
+	if len(os.Args) > 1 && os.Args[1] == "run" { // `run` reloads its rules on SIGHUP; other commands keep its default
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		ctx = withReloadRequests(ctx, hup)
+	}
 	code := dispatch(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -66,6 +76,16 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		err = cmdScore(ctx, rest, stdin, stdout, stderr)
 	case "produce":
 		err = cmdProduce(ctx, rest, stdout, stderr)
+	case "eval":
+		err = cmdEval(ctx, rest, stdout, stderr)
+	case "train":
+		err = cmdTrain(rest, stdout, stderr)
+	case "ingest":
+		err = cmdIngest(ctx, rest, stderr)
+	case "probe":
+		err = cmdProbe(ctx, rest, stdout, stderr)
+	case "bench":
+		err = cmdBench(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

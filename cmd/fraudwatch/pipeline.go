@@ -15,6 +15,7 @@ import (
 	"fraudwatch/features"
 	"fraudwatch/features/memrep"
 	"fraudwatch/features/redisrep"
+	"fraudwatch/features/textmodel"
 	"fraudwatch/fixtures"
 	"fraudwatch/models"
 )
@@ -26,10 +27,15 @@ type settings struct {
 	officialLines   []string
 	officialDomains []string
 	directoryName   string
-	directory       []byte // YAML; nil for none
-	rulesPath       string // "" for the built-in rules
-	lexiconsPath    string // "" for the built-in lexicons
+	directory       []byte              // YAML; nil for none
+	rulesPath       string              // "" for the built-in rules
+	lexiconsPath    string              // "" for the built-in lexicons
+	modelPath       string              // "" for the built-in text model
+	model           *textmodel.Model    // overrides modelPath (eval --cv)
+	rep             detector.Reputation // overrides the store newPipeline makes (eval --cv)
 	minSeverity     models.Severity
+	staleAfter      time.Duration // 0: the engine's default
+	shortCall       time.Duration // 0: the engine's default
 	hmacVersion     string
 	hmacSecret      string
 	redis           RedisConfig
@@ -45,10 +51,13 @@ func settingsFromConfig(cfg Config, logger *slog.Logger) (settings, error) {
 		officialDomains: cfg.Detector.OfficialDomains,
 		rulesPath:       cfg.Detector.Rules,
 		lexiconsPath:    cfg.Detector.Lexicons,
+		modelPath:       cfg.Detector.Model,
 		hmacVersion:     cfg.HMAC.KeyVersion,
 		hmacSecret:      cfg.HMAC.Secret,
 		redis:           cfg.Redis,
 		logger:          logger,
+		staleAfter:      cfg.Detector.StaleAfter,
+		shortCall:       cfg.Detector.ShortCall,
 	}
 	sev, err := models.ParseSeverity(cfg.Detector.MinSeverity)
 	if err == nil && sev == models.SeverityNone {
@@ -75,6 +84,7 @@ type pipelineFlags struct {
 	directory   string
 	rules       string
 	lexicons    string
+	model       string
 	minSeverity string
 	region      string
 }
@@ -84,6 +94,7 @@ func (f *pipelineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.directory, "directory", "", "directory `FILE` (official lines, staff, customers); default: the sample bank of the fixtures")
 	fs.StringVar(&f.rules, "rules", "", "rule `FILE`; default: the built-in rules")
 	fs.StringVar(&f.lexicons, "lexicons", "", "lexicon `FILE`; default: the built-in lexicons")
+	fs.StringVar(&f.model, "model", "", "text model `FILE` written by `fraudwatch train`; default: the built-in model")
 	fs.StringVar(&f.minSeverity, "min-severity", "", "lowest severity that flags an event (low, medium, high, critical); default medium")
 	fs.StringVar(&f.region, "region", "", "default region for national numbers; default RU")
 }
@@ -102,6 +113,9 @@ func (f *pipelineFlags) settings() (settings, error) {
 	}
 	if f.lexicons != "" {
 		cfg.Detector.Lexicons = f.lexicons
+	}
+	if f.model != "" {
+		cfg.Detector.Model = f.model
 	}
 	if f.minSeverity != "" {
 		cfg.Detector.MinSeverity = f.minSeverity
@@ -127,7 +141,9 @@ type pipeline struct {
 	engine    *detector.Engine
 	decode    models.DecodeOptions
 	extractor *features.Extractor
+	xcfg      features.Config // what extractor was built from, for reloads (reload.go)
 	rep       detector.Reputation
+	feedback  detector.FeedbackStore                   // the same store as rep; nil when rep was given
 	pinger    interface{ Ping(context.Context) error } // nil for in-memory reputation
 	closers   []func() error
 }
@@ -175,13 +191,19 @@ func newPipeline(ctx context.Context, s settings, useRedis bool) (*pipeline, err
 	if len(lines) == 0 {
 		return nil, errors.New("no official lines: configure detector.official_lines or a directory with official_lines")
 	}
-	x, err := features.NewExtractor(features.Config{
+	model, err := loadModel(s)
+	if err != nil {
+		return nil, err
+	}
+	xcfg := features.Config{
 		DefaultRegion:   s.region,
 		OfficialLines:   lines,
 		OfficialDomains: s.officialDomains,
 		Directory:       dir,
 		LexiconsPath:    s.lexiconsPath,
-	})
+		Model:           model,
+	}
+	x, err := features.NewExtractor(xcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -193,30 +215,41 @@ func newPipeline(ctx context.Context, s settings, useRedis bool) (*pipeline, err
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline{extractor: x}
-	if useRedis {
+	p := &pipeline{extractor: x, xcfg: xcfg}
+	switch {
+	case s.rep != nil:
+		p.rep = s.rep
+	case useRedis:
+		tlsCfg, err := s.redis.tlsConfig() // a settings error, not an outage: no retry
+		if err != nil {
+			return nil, err
+		}
 		st, err := redisrep.Dial(ctx, redisrep.Options{
 			Addrs:    s.redis.Addrs,
+			Cluster:  s.redis.Cluster,
 			Username: s.redis.Username,
 			Password: s.redis.Password,
 			DB:       s.redis.DB,
+			TLS:      tlsCfg,
 		}, redisrep.Config{Prefix: s.redis.Prefix, IDRetention: s.redis.IDRetention})
 		if err != nil {
 			return nil, &redisUnavailableError{addrs: strings.Join(s.redis.Addrs, ","), err: err}
 		}
-		p.rep, p.pinger = st, st
+		p.rep, p.pinger, p.feedback = st, st, st
 		p.closers = append(p.closers, st.Close)
-	} else {
+	default:
 		st, err := memrep.New(memrep.Config{IDRetention: s.redis.IDRetention})
 		if err != nil {
 			return nil, err
 		}
-		p.rep = st
+		p.rep, p.feedback = st, st
 	}
 	p.decode = models.DecodeOptions{NormalizeSender: features.NewNumberNormalizer(s.region).Normalize}
 	eng, err := detector.NewEngine(detector.EngineConfig{
 		MinSeverity:   s.minSeverity,
 		OfficialLines: lines,
+		StaleAfter:    s.staleAfter,
+		ShortCall:     s.shortCall,
 		Now:           s.now,
 		Logger:        s.logger,
 	}, p.decode, x, p.rep, h, rs)

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"fraudwatch/detector"
 	"fraudwatch/detector/kafkaio"
 )
 
@@ -33,6 +34,11 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	logger := newLogger(cfg.Log, stderr)
+	warnInsecure(cfg, logger)
+	kconn, err := cfg.Kafka.connection("fraudwatch")
+	if err != nil {
+		return err
+	}
 	s, err := settingsFromConfig(cfg, logger)
 	if err != nil {
 		return err
@@ -40,13 +46,20 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	// Health endpoints come first, so that while Redis or Kafka is still
 	// unreachable at start /readyz says why instead of refusing connections.
 	var checks atomic.Pointer[[]readyCheck]
+	var running atomic.Pointer[kafkaio.Consumer] // for the lag gauge
+	metrics := newRunMetrics(func() (int64, bool) {
+		if c := running.Load(); c != nil {
+			return c.Lag()
+		}
+		return 0, false
+	})
 	checks.Store(&[]readyCheck{func(context.Context) error { return errors.New("starting: connecting to Redis") }})
 	if cfg.HTTP.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
 			return fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
 		}
-		srv := &http.Server{Handler: healthMux(func() []readyCheck { return *checks.Load() }), ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: withMetrics(healthMux(func() []readyCheck { return *checks.Load() }), metrics.httpHandler()), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("health endpoint stopped", "err", err)
@@ -57,7 +70,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 			_ = srv.Shutdown(shutdownCtx)
 			cancel()
 		}()
-		logger.Info("health endpoints listening", "addr", ln.Addr().String())
+		logger.Info("health and metrics endpoints listening", "addr", ln.Addr().String())
 	}
 
 	p, err := newPipelineWaitingForRedis(ctx, s, logger, func(err error) {
@@ -71,8 +84,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer p.Close()
 
-	consumer, err := kafkaio.New(kafkaio.Config{
-		Connection:    kafkaio.Connection{Brokers: cfg.Kafka.Brokers},
+	kcfg := kafkaio.Config{
+		Connection:    kconn,
 		GroupID:       cfg.Kafka.GroupID,
 		InboundTopic:  cfg.Kafka.InboundTopic,
 		AlertsTopic:   cfg.Kafka.AlertsTopic,
@@ -81,17 +94,60 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 		BatchWait:     cfg.Kafka.BatchWait,
 		ShutdownGrace: cfg.Kafka.ShutdownGrace,
 		Logger:        logger,
-	}, p.engine)
+		Observer:      metrics.observer(),
+	}
+	consumer, err := kafkaio.New(kcfg, metrics.handler(newShadowLog(p.engine, logger, time.Minute)))
 	if err != nil {
 		return err
 	}
 	defer consumer.Close()
+	feedback, err := newFeedbackConsumer(cfg, kcfg, p, logger)
+	if err != nil {
+		return err
+	}
+	if feedback != nil {
+		defer feedback.Close()
+	}
+	running.Store(consumer)
 	checks.Store(&[]readyCheck{func(context.Context) error { return consumer.Ready() }, p.ping})
 
 	logger.Info("fraudwatch running", "brokers", cfg.Kafka.Brokers, "group", cfg.Kafka.GroupID,
 		"inbound", cfg.Kafka.InboundTopic, "alerts", cfg.Kafka.AlertsTopic, "dlq", cfg.Kafka.DLQTopic,
 		"rules", p.engine.Rules().Version(), "min_severity", cfg.Detector.MinSeverity)
-	if err := consumer.Run(ctx); err != nil {
+	runCtx, stopFeedback := context.WithCancel(ctx)
+	defer stopFeedback()
+	reloads := newReloader(p, s, cfg.Reload, logger)
+	logger.Info("rules loaded", "rules_version", p.engine.Rules().Version(), "rules", len(p.engine.Rules().Rules()),
+		"shadow_rules", shadowRuleIDs(p.engine.Rules()), "watching", len(reloads.files), "reload_interval", cfg.Reload.Interval)
+	reloadDone := make(chan struct{})
+	go func() {
+		defer close(reloadDone)
+		_ = reloads.Run(runCtx, reloadRequests(ctx))
+	}()
+	defer func() { stopFeedback(); <-reloadDone }()
+	feedbackDone := make(chan struct{})
+	if feedback != nil {
+		go func() {
+			defer close(feedbackDone)
+			// Not a readiness check: detection does not need verdicts,
+			// and a missing feedback topic must not take it out of
+			// rotation. The reader starts once the topic exists (a group
+			// reader on a missing topic only churns); the operator
+			// learns of the wait here.
+			if !waitForTopic(runCtx, feedback, cfg.Kafka.FeedbackTopic, logger) {
+				return
+			}
+			if err := feedback.Run(runCtx); err != nil {
+				logger.Error("feedback consumer stopped; SOC verdicts are not applied until restart", "topic", cfg.Kafka.FeedbackTopic, "err", err)
+			}
+		}()
+	} else {
+		close(feedbackDone)
+	}
+	err = consumer.Run(ctx)
+	stopFeedback()
+	<-feedbackDone
+	if err != nil {
 		return err
 	}
 	logger.Info("fraudwatch stopped")
@@ -166,4 +222,52 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// newFeedbackConsumer builds the consumer of SOC verdicts, in its own
+// group (every verdict is applied once, by one instance) and with the
+// detector's dead-letter topic for records it cannot read. It returns nil
+// when kafka.feedback_topic is empty.
+func newFeedbackConsumer(cfg Config, detection kafkaio.Config, p *pipeline, logger *slog.Logger) (*kafkaio.Consumer, error) {
+	if cfg.Kafka.FeedbackTopic == "" {
+		return nil, nil
+	}
+	if p.feedback == nil {
+		return nil, errors.New("feedback: the reputation store does not take verdicts")
+	}
+	h, err := detector.NewFeedbackHandler(p.feedback, detector.FeedbackConfig{AllowFor: cfg.Detector.AllowFor, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	fc := detection
+	fc.GroupID = detection.GroupID + "-feedback"
+	fc.InboundTopic = cfg.Kafka.FeedbackTopic
+	fc.Observer = kafkaio.Observer{}
+	fc.Logger = logger.With("consumer", "feedback")
+	return kafkaio.New(fc, h)
+}
+
+// waitForTopic polls c.Ready until its topic can be read, logging the
+// first failure, and reports whether it can (false when ctx ended first).
+func waitForTopic(ctx context.Context, c *kafkaio.Consumer, topic string, logger *slog.Logger) bool {
+	wait := time.Second
+	for logged := false; ; {
+		err := c.Ready()
+		if err == nil {
+			if logged {
+				logger.Info("feedback topic readable; applying SOC verdicts", "topic", topic)
+			}
+			return true
+		}
+		if !logged {
+			logger.Warn("feedback topic not readable yet; SOC verdicts wait for it", "topic", topic, "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }

@@ -31,6 +31,7 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var o pipelineFlags
 	o.register(fs)
 	redisAddr := fs.String("redis", "", "use the Redis at ADDR for reputation instead of memory (needs the HMAC secret of `run`: --config or FRAUDWATCH_HMAC_SECRET)")
+	explain := fs.Bool("explain", false, "print a readable breakdown per event (rules with weight and evidence, the text model's top tokens, score and severity) instead of verdict JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: fraudwatch score [flags] [FILE|-]\n\nScores JSON Lines events (or labelled corpus rows) offline and prints one verdict JSON per event.\nBad lines are reported on stderr with their line number; the rest are still scored; exit status 2 if any line was bad.\n\nFlags:")
 		fs.PrintDefaults()
@@ -77,7 +78,13 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer p.Close()
 
-	bad, err := scoreStream(ctx, p.engine, p.decode, clock, in, name, stdout, stderr)
+	w := bufio.NewWriter(stdout)
+	defer w.Flush()
+	emit := verdictJSON(w)
+	if *explain {
+		emit = explainer(w, p.extractor, p.engine.Rules())
+	}
+	bad, err := scoreStream(ctx, p.engine, p.decode, clock, in, name, emit, stderr)
 	if err != nil {
 		return err
 	}
@@ -88,14 +95,17 @@ func cmdScore(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return nil
 }
 
-// scoreStream reads JSON Lines from in and writes one verdict per good
-// line to out, in input order. It returns the number of bad lines.
-func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOptions, clock *replayClock, in io.Reader, name string, out, errOut io.Writer) (int, error) {
-	br := bufio.NewReaderSize(in, 64*1024)
-	w := bufio.NewWriter(out)
-	defer w.Flush()
+// verdictJSON emits one verdict JSON line per event.
+func verdictJSON(w io.Writer) func(*detector.Scored) error {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	return func(s *detector.Scored) error { return enc.Encode(s.Verdict) }
+}
+
+// scoreStream reads JSON Lines from in and emits each good line's result,
+// in input order. It returns the number of bad lines.
+func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOptions, clock *replayClock, in io.Reader, name string, emit func(*detector.Scored) error, errOut io.Writer) (int, error) {
+	br := bufio.NewReaderSize(in, 64*1024)
 
 	bad, line := 0, 0
 	batch := make([]models.Event, 0, scoreBatch)
@@ -110,13 +120,14 @@ func scoreStream(ctx context.Context, eng *detector.Engine, opts models.DecodeOp
 		if err != nil {
 			return err
 		}
-		for _, s := range scored {
+		for i := range scored {
+			s := &scored[i]
 			if s.Err != nil {
 				bad++
 				fmt.Fprintf(errOut, "%s: event %q: %v\n", name, s.Event.ID, s.Err)
 				continue
 			}
-			if err := enc.Encode(s.Verdict); err != nil {
+			if err := emit(s); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,8 @@
 //
 // It is the only package that imports github.com/segmentio/kafka-go; the one
 // kafka-go type in its API is the optional Connection.SASL escape hatch.
+// Connection.TLS and the SASL mechanisms by name (PLAIN, SCRAM-SHA-256,
+// SCRAM-SHA-512) cover the usual secured clusters.
 //
 // Delivery is at least once: a record is committed only after everything it
 // produced is written, so a crash or a failed write makes the records of the
@@ -20,12 +22,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"fraudwatch/detector"
 )
@@ -66,19 +70,27 @@ type Connection struct {
 	// TLS, when set, encrypts every connection with this configuration.
 	TLS *tls.Config
 	// SASLMechanism, SASLUsername and SASLPassword authenticate every
-	// connection; "PLAIN" (use it with TLS) is the only mechanism named here,
-	// so config files and env vars need no kafka-go import. Empty: none.
+	// connection. The mechanism is one of SASLMechanisms, so config files
+	// and env vars need no kafka-go import. Empty: none. PLAIN sends the
+	// password as it is: use it only with TLS. The password never appears
+	// in an error of this package.
 	SASLMechanism string
 	SASLUsername  string
 	SASLPassword  string
 	// SASL, when set, overrides SASLMechanism with any kafka-go mechanism
-	// (e.g. SCRAM from kafka-go/sasl/scram, which needs an extra module).
+	// (e.g. OAUTHBEARER or AWS_MSK_IAM).
 	SASL sasl.Mechanism
 	// ClientID names this process in broker logs and quotas.
 	ClientID string
 	// DialTimeout bounds connecting to a broker. Default 10s.
 	DialTimeout time.Duration
 }
+
+// Validate fills defaults into zero fields of c, builds the SASL mechanism
+// named by SASLMechanism, and reports the first invalid setting. The
+// consumer, the writers, ReadTopic and EnsureTopics call it themselves; its
+// errors never contain the password.
+func (c *Connection) Validate() error { return c.validate() }
 
 func (c *Connection) validate() error {
 	if len(c.Brokers) == 0 {
@@ -102,17 +114,50 @@ func (c *Connection) validate() error {
 	case c.SASL != nil:
 	case c.SASLMechanism == "":
 		if c.SASLUsername != "" {
-			return errors.New("SASL username set without a SASL mechanism: set SASLMechanism to PLAIN")
+			return errors.New("SASL username set without a SASL mechanism: set SASLMechanism to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 		}
-	case strings.EqualFold(c.SASLMechanism, "PLAIN"):
-		if c.SASLUsername == "" {
-			return errors.New("SASL PLAIN needs a username")
-		}
-		c.SASL = plain.Mechanism{Username: c.SASLUsername, Password: c.SASLPassword}
 	default:
-		return fmt.Errorf("SASL mechanism %q is not supported: use PLAIN, or pass a kafka-go mechanism in SASL", c.SASLMechanism)
+		m, err := saslMechanism(c.SASLMechanism, c.SASLUsername, c.SASLPassword)
+		if err != nil {
+			return err
+		}
+		c.SASL = m
 	}
 	return nil
+}
+
+// SASLMechanisms are the names Connection.SASLMechanism accepts (any case).
+var SASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// saslMechanism builds the named mechanism. Its errors never include the
+// password.
+func saslMechanism(name, user, password string) (sasl.Mechanism, error) {
+	name = strings.ToUpper(strings.TrimSpace(name))
+	if !slices.Contains(SASLMechanisms, name) {
+		return nil, fmt.Errorf("SASL mechanism %q is not supported: use one of %s, or pass a kafka-go mechanism in SASL", name, strings.Join(SASLMechanisms, ", "))
+	}
+	if user == "" {
+		return nil, fmt.Errorf("SASL %s needs a username", name)
+	}
+	if password == "" {
+		return nil, fmt.Errorf("SASL %s needs a password", name)
+	}
+	switch name {
+	case "SCRAM-SHA-256", "SCRAM-SHA-512":
+		algo := scram.SHA256
+		if name == "SCRAM-SHA-512" {
+			algo = scram.SHA512
+		}
+		m, err := scram.Mechanism(algo, user, password)
+		if err != nil {
+			// xdg-go/scram reports only stringprep failures of the
+			// username or password: name neither.
+			return nil, fmt.Errorf("SASL %s: the username or password is not valid SASLprep text", name)
+		}
+		return m, nil
+	default:
+		return plain.Mechanism{Username: user, Password: password}, nil
+	}
 }
 
 func (c Connection) transport() *kafka.Transport {
