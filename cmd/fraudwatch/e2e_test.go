@@ -140,18 +140,37 @@ func fixtureLines(t *testing.T) [][]byte {
 // topic holds exactly the alerts offline scoring predicts (one distinct id
 // per flagged event, derived from its id), the broken records are in the
 // dead-letter topic with their reasons, and everything is committed.
+//
+// It runs on the in-process kfake broker (fast, always) and, as
+// TestKafkaPathEndToEndRealKafka, on Apache Kafka (FW_TEST_KAFKA_BROKERS).
 func TestKafkaPathEndToEnd(t *testing.T) {
 	redisAddr := testRedis(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-
 	in, alertsTopic, dlqTopic, group := uniqueName("in-"), uniqueName("alerts-"), uniqueName("dlq-"), uniqueName("group-")
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, in, alertsTopic, dlqTopic), kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cluster.Close()
-	brokers := cluster.ListenAddrs()
+	kafkaPathEndToEnd(t, redisAddr, cluster.ListenAddrs(), in, alertsTopic, dlqTopic, group)
+}
+
+// TestKafkaPathEndToEndRealKafka is TestKafkaPathEndToEnd against the
+// Apache Kafka broker scripts/test starts.
+func TestKafkaPathEndToEndRealKafka(t *testing.T) {
+	redisAddr := testRedis(t)
+	brokers := testKafka(t)
+	in, alertsTopic, dlqTopic, group := uniqueName("in-"), uniqueName("alerts-"), uniqueName("dlq-"), uniqueName("group-")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafkaio.EnsureTopics(ctx, kafkaio.Connection{Brokers: brokers}, 3, 1, in, alertsTopic, dlqTopic); err != nil {
+		t.Fatal(err)
+	}
+	kafkaPathEndToEnd(t, redisAddr, brokers, in, alertsTopic, dlqTopic, group)
+}
+
+func kafkaPathEndToEnd(t *testing.T, redisAddr string, brokers []string, in, alertsTopic, dlqTopic, group string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 
 	s := testSettings(redisAddr, uniqueName("fwtest:")+":")
 	live, err := newPipeline(ctx, s, true)

@@ -14,6 +14,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"fraudwatch/detector"
+	"fraudwatch/models"
 )
 
 // Stage names where a batch can fail, as passed to Observer.Error.
@@ -92,6 +93,8 @@ type Consumer struct {
 		lastErr  error
 	}
 	probe sync.Mutex // one readiness probe at a time
+
+	written *writtenSet // outputs acknowledged lately, not written again on redelivery
 }
 
 // New validates cfg and returns a Consumer that will feed h. It does not
@@ -111,6 +114,7 @@ func New(cfg Config, h detector.BatchHandler) (*Consumer, error) {
 		alerts:    cfg.Alerts,
 		dlq:       cfg.DeadLetters,
 		transport: cfg.Connection.transport(),
+		written:   newWrittenSet(writtenSetSize),
 	}
 	wc := func(topic string) WriterConfig {
 		return WriterConfig{
@@ -253,6 +257,9 @@ type batch struct {
 	handled bool
 	dlqDone bool
 	alerted bool
+	// What is still to be written of res after a partly failed write.
+	dlqLeft    []detector.DeadLetter
+	alertsLeft []models.Alert
 }
 
 // process handles, writes and commits msgs, retrying until it succeeds
@@ -300,15 +307,27 @@ func (c *Consumer) attempt(ctx context.Context, r *kafka.Reader, b *batch) (stri
 			return StageHandle, fmt.Errorf("kafkaio: handling %d records: %w", len(b.recs), err)
 		}
 		b.res, b.handled = res, true
+		// Outputs this process already wrote (the batch is a redelivery
+		// after a lost commit) are not written again.
+		b.dlqLeft = unwritten(c.written, res.DeadLetters, deadLetterKey)
+		b.alertsLeft = unwritten(c.written, res.Alerts, alertKey)
 	}
 	if !b.dlqDone {
-		if err := c.dlq.WriteDeadLetters(wctx, b.res.DeadLetters); err != nil {
+		err := c.dlq.WriteDeadLetters(wctx, b.dlqLeft)
+		var acked []detector.DeadLetter
+		acked, b.dlqLeft = splitWritten(b.dlqLeft, err)
+		add(c.written, acked, deadLetterKey)
+		if err != nil {
 			return StageDeadLetters, err
 		}
 		b.dlqDone = true
 	}
 	if !b.alerted {
-		if err := c.alerts.WriteAlerts(wctx, b.res.Alerts); err != nil {
+		err := c.alerts.WriteAlerts(wctx, b.alertsLeft)
+		var acked []models.Alert
+		acked, b.alertsLeft = splitWritten(b.alertsLeft, err)
+		add(c.written, acked, alertKey)
+		if err != nil {
 			return StageAlerts, err
 		}
 		b.alerted = true

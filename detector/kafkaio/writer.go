@@ -63,12 +63,58 @@ func makeKafkaWriter(cfg WriterConfig) kafkaWriter {
 }
 
 // write sends msgs in one WriteMessages call and returns when all are
-// acknowledged or one failed.
+// acknowledged or one failed. When kafka-go says which messages failed
+// (some partitions were written, others not, as while a broker restarts)
+// the error is a *partialWriteError naming them.
 func (k *kafkaWriter) write(ctx context.Context, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return k.w.WriteMessages(ctx, msgs...)
+	err := k.w.WriteMessages(ctx, msgs...)
+	var we kafka.WriteErrors
+	if errors.As(err, &we) && len(we) == len(msgs) {
+		failed := make([]bool, len(msgs))
+		for i, e := range we {
+			failed[i] = e != nil
+		}
+		return &partialWriteError{failed: failed, err: err}
+	}
+	return err
+}
+
+// partialWriteError is a write of which only the messages marked in
+// failed went unacknowledged. Retrying just those keeps a broker restart
+// from writing the acknowledged alerts again. (A failed message may still
+// have been written when its acknowledgement was lost: that duplicate
+// keeps its alert id.)
+type partialWriteError struct {
+	failed []bool
+	err    error
+}
+
+func (e *partialWriteError) Error() string { return e.err.Error() }
+func (e *partialWriteError) Unwrap() error { return e.err }
+
+// splitWritten splits the items of a write into those the brokers
+// acknowledged and those still to be written: all acknowledged when err is
+// nil, those err marks as failed left, or all of them left when err does
+// not say.
+func splitWritten[T any](items []T, err error) (acked, left []T) {
+	if err == nil {
+		return items, nil
+	}
+	var pw *partialWriteError
+	if !errors.As(err, &pw) || len(pw.failed) != len(items) {
+		return nil, items
+	}
+	for i, failed := range pw.failed {
+		if failed {
+			left = append(left, items[i])
+		} else {
+			acked = append(acked, items[i])
+		}
+	}
+	return acked, left
 }
 
 // Close flushes and releases the connections.
@@ -84,8 +130,9 @@ func (k *kafkaWriter) Close() error {
 // employee's alerts stay in order, as JSON. It implements detector.AlertSink:
 // WriteAlerts returns nil only when every alert is acknowledged by all
 // in-sync replicas (acks=all). On error some alerts may have been written
-// anyway; the caller retries the whole slice and consumers deduplicate by
-// alert id. Safe for concurrent use.
+// anyway; the Consumer retries only those the error does not report as
+// acknowledged, and consumers of the topic deduplicate by alert id. Safe
+// for concurrent use.
 type AlertWriter struct {
 	kafkaWriter
 }
@@ -254,6 +301,11 @@ func EnsureTopics(ctx context.Context, conn Connection, partitions, replication 
 	}
 	res, err := c.CreateTopics(ctx, req)
 	if err != nil {
+		// kafka-go reports a failed SASL or TLS handshake here as "Broker
+		// Not Available"; a metadata request tells the real reason.
+		if _, mdErr := c.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{}}); mdErr != nil {
+			err = mdErr
+		}
 		return fmt.Errorf("kafkaio: creating topics %q: %w", topics, err)
 	}
 	for name, err := range res.Errors {
