@@ -32,7 +32,13 @@ var (
 	handlePattern = regexp.MustCompile(`(?:^|[^\p{L}\d._@-])@[a-z][a-z0-9_]{3,31}(?:[^a-z0-9_.@]|\.(?:\s|$)|$)`)
 	// "зп от 30 000", "зарплата в день от 22 тысяч", "платим от 300",
 	// "даю каждому от 5тыс": a wage promised to whoever answers.
-	wagePattern = regexp.MustCompile(`(?:^|[^\p{L}])(?:зп|з/п|зарплат\p{L}*|ставка|заработ\p{L}*|платим|заплатим|заплачу|выплат\p{L}*|даю каждому|доход\p{L}*|wage|salary|earn\p{L}*)(?:\s+[\p{L}.:-]+){0,3}?[\s:-]+(?:от\s+|до\s+|from\s+|up to\s+)?(?:£|\$|€)?\d[\d.,]*`)
+	// The amount must read as a wage: "от"/"до"/"from"/"up to" before it, a
+	// currency or a thousands suffix beside it, or at least 1000 - not "my
+	// salary is 10 months of spending" or "earning 5 stars".
+	wagePattern = regexp.MustCompile(`(?:^|[^\p{L}])(?:зп|з/п|зарплат\p{L}*|ставка|заработ\p{L}*|платим|заплатим|заплачу|выплат\p{L}*|даю каждому|доход\p{L}*|wage|salary|earn\p{L}*)(?:\s+[\p{L}.:-]+){0,3}?[\s:-]+(от\s+|до\s+|from\s+|up to\s+)?(£|\$|€)?(\d+(?:[.,\s]\d+)*)(?:(к|k)(?:[^\p{L}]|$)|\s?(тыс\p{L}*|тыщ\p{L}*|т\.р|руб\p{L}*|р\.|₽|\$|usd|долл\p{L}*|dollars?|pounds?|£|€|евро))?`)
+	// "оплата от 15к", "оплата от 3000 руб": pay offered as a floor, the
+	// number right after "от" (not "оплата от клиента 5000 пришла").
+	payFromPattern = regexp.MustCompile(`(?:^|[^\p{L}])оплат[аы]\s+от\s+\d`)
 	// "10 000 руб за день", "260 долларов в день", "9к на руки", "$500
 	// per week", "от 9 000 за ночь": pay quoted per period. Not per month:
 	// people quote their own salary, rent and subscriptions that way.
@@ -65,13 +71,7 @@ func commercial(s *Set, low string) {
 		s.evidence("call_to_number", strings.TrimSpace(oneLine(low[loc[0]:loc[1]], 60)))
 	}
 	for _, m := range findAllSubmatchIndex(payRatePattern, low, 8) {
-		num := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' {
-				return r
-			}
-			return -1
-		}, low[m[2]:m[3]])
-		v, _ := strconv.ParseFloat(num, 64)
+		v := amount(low[m[2]:m[3]]) // "4.47 per hour" is 4, not 447
 		// A thousands suffix or a currency says money; a bare number
 		// must be big enough not to be "2 раза в день" or "3 hours a day".
 		if m[4] < 0 && m[6] < 0 && v < 300 {
@@ -80,10 +80,45 @@ func commercial(s *Set, low string) {
 		s.PayRate++
 		s.evidence("pay_rate", strings.TrimSpace(oneLine(low[m[0]:m[1]], 60)))
 	}
-	if loc := findIndex(wagePattern, low); loc != nil && s.PayRate == 0 { // the same pay counted once
-		s.PayRate++
-		s.evidence("pay_rate", strings.TrimSpace(oneLine(low[loc[0]:loc[1]], 60)))
+	if s.PayRate == 0 { // the same pay counted once
+		if loc := findIndex(payFromPattern, low); loc != nil {
+			s.PayRate++
+			s.evidence("pay_rate", strings.TrimSpace(oneLine(low[loc[0]:loc[1]], 60)))
+			return
+		}
+		for _, m := range findAllSubmatchIndex(wagePattern, low, 8) {
+			if m[2] < 0 && m[4] < 0 && m[8] < 0 && m[10] < 0 && amount(low[m[6]:m[7]]) < 1000 {
+				continue
+			}
+			s.PayRate++
+			s.evidence("pay_rate", strings.TrimSpace(oneLine(low[m[0]:m[1]], 60)))
+			break
+		}
 	}
+}
+
+// decimals reports whether a number ends in a decimal part of one or two
+// digits ("4.47", "9,5"), which a thousands separator never has.
+func decimals(num string) bool {
+	num = strings.TrimSpace(num)
+	i := strings.LastIndexAny(num, ".,")
+	return i >= 0 && len(num)-i-1 >= 1 && len(num)-i-1 <= 2 && containsDigit(num[i+1:]) && strings.Trim(num[i+1:], "0123456789") == ""
+}
+
+// amount reads a written number ("30 000", "1,500", "4.47") as a value,
+// decimals dropped.
+func amount(num string) float64 {
+	num = strings.TrimRight(strings.TrimSpace(num), ".,")
+	if decimals(num) {
+		num = num[:strings.LastIndexAny(num, ".,")]
+	}
+	v, _ := strconv.ParseFloat(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r
+		}
+		return -1
+	}, num), 64)
+	return v
 }
 
 func containsDigit(s string) bool {
