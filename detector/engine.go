@@ -173,7 +173,17 @@ func (e *Engine) HandleBatch(ctx context.Context, recs []Record) (Result, error)
 		return Result{}, err
 	}
 	res.Verdicts = make([]models.Verdict, 0, len(scored))
-	for j, s := range scored {
+	alerts := 0
+	for j := range scored {
+		if scored[j].Alert != nil && scored[j].Err == nil {
+			alerts++
+		}
+	}
+	if alerts > 0 {
+		res.Alerts = make([]models.Alert, 0, alerts)
+	}
+	for j := range scored {
+		s := &scored[j]
 		if s.Err != nil {
 			res.DeadLetters = append(res.DeadLetters, DeadLetter{Record: recs[index[j]], Reason: s.Err.Error()})
 			res.Outcomes[index[j]] = OutcomeDeadLetter
@@ -210,6 +220,10 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 	cur := e.current.Load() // one rule set and model for the whole batch
 	obs := make([]models.Observation, len(events))
 	hashes := make([]string, len(events))
+	var pre []analyzed // analyze.go: the text analysed once, before the round trip
+	if an, ok := cur.Extractor.(Analyzer); ok {
+		pre = e.analyzeAll(events, an)
+	}
 	for i := range events {
 		ev := &events[i]
 		hashes[i] = e.hasher.Hash(ev.From)
@@ -225,7 +239,11 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 			obs[i].DurationS = ev.Call.DurationS
 			obs[i].ShortCall = ev.Call.Missed || ev.Call.DurationS <= e.cfg.ShortCall.Seconds()
 		}
-		if fp, ok := cur.Extractor.(Fingerprinter); ok && ev.Kind == models.KindMessage {
+		if pre != nil {
+			if pre[i].a != nil && ev.Kind == models.KindMessage {
+				obs[i].Fingerprint = pre[i].a.Fingerprint()
+			}
+		} else if fp, ok := cur.Extractor.(Fingerprinter); ok && ev.Kind == models.KindMessage {
 			obs[i].Fingerprint = fp.Fingerprint(ev.Text)
 		}
 	}
@@ -237,22 +255,35 @@ func (e *Engine) Score(ctx context.Context, events []models.Event) ([]Scored, er
 		return nil, fmt.Errorf("reputation returned %d snapshots for %d events", len(snaps), len(events))
 	}
 	out := make([]Scored, len(events))
-	e.scoreAll(out, events, snaps, hashes, cur, now)
+	e.scoreAll(out, events, snaps, hashes, pre, cur, now)
 	return out, nil
 }
 
-// scoreOne extracts features and evaluates the rules for one event. A
+// scoreOne fills sc with the score of one event: it extracts features
+// (completing pre, its analysis, when the extractor is an Analyzer) and
+// evaluates the rules. A
 // panic here is a bug in fraudwatch, not in the input; it is contained to
 // the event so that one record cannot take the consumer down.
-func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash string, cur *Scoring, now time.Time) (sc Scored) {
+func (e *Engine) scoreOne(sc *Scored, ev *models.Event, snap models.Snapshot, senderHash string, pre *analyzed, cur *Scoring, now time.Time) {
 	defer func() {
 		if r := recover(); r != nil {
 			e.cfg.Logger.Error("internal error scoring event; dead-lettering it", "event_id", ev.ID, "panic", fmt.Sprint(r))
-			sc = Scored{Event: *ev, Snapshot: snap, Err: fmt.Errorf("internal error while scoring (please report): %v", r)}
+			*sc = Scored{Event: *ev, Snapshot: snap, Err: fmt.Errorf("internal error while scoring (please report): %v", r)}
 		}
 	}()
-	set := cur.Extractor.Extract(ev, snap)
-	eval, err := cur.Rules.Evaluate(&set)
+	// The features are computed and judged in place: a Set on the stack
+	// would move to the heap once the rules see it, and then be copied.
+	*sc = Scored{Event: *ev, Snapshot: snap}
+	switch {
+	case pre == nil:
+		sc.Features = cur.Extractor.Extract(ev, snap)
+	case pre.err != nil:
+		sc.Err = pre.err
+		return
+	default:
+		sc.Features = cur.Extractor.(Analyzer).Complete(pre.a, snap)
+	}
+	eval, err := cur.Rules.Evaluate(&sc.Features)
 	if err != nil {
 		e.cfg.Logger.Warn("rule evaluation failed", "event_id", ev.ID, "err", err)
 	}
@@ -264,12 +295,11 @@ func (e *Engine) scoreOne(ev *models.Event, snap models.Snapshot, senderHash str
 		Categories: eval.Categories,
 		Reasons:    maskReasons(eval.Reasons),
 	}
-	sc = Scored{Event: *ev, Snapshot: snap, Features: set, Verdict: v}
+	sc.Verdict = v
 	if v.Flagged {
 		a := e.alert(ev, senderHash, snap, v, cur, now)
 		sc.Alert = &a
 	}
-	return sc
 }
 
 func (e *Engine) clamp(ts, now time.Time) time.Time {

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"regexp"
+	"sync"
 )
 
 // SenderHasher derives the keyed hash that stands for a phone number in
@@ -16,6 +18,7 @@ import (
 type SenderHasher struct {
 	version string
 	key     []byte
+	macs    sync.Pool // hash.Hash: HMACs of key, reset after each use
 }
 
 var keyVersionPattern = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
@@ -40,7 +43,18 @@ func (h *SenderHasher) Hash(e164 string) string {
 	if e164 == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, h.key)
+	m, _ := h.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, h.key)
+	}
 	m.Write([]byte(e164))
-	return h.version + ":" + hex.EncodeToString(m.Sum(nil)[:16])
+	var sum [sha256.Size]byte
+	m.Sum(sum[:0])
+	m.Reset()
+	h.macs.Put(m)
+	out := make([]byte, len(h.version)+1+hex.EncodedLen(16))
+	copy(out, h.version)
+	out[len(h.version)] = ':'
+	hex.Encode(out[len(h.version)+1:], sum[:16])
+	return string(out)
 }

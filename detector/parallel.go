@@ -49,10 +49,15 @@ func inParallel(n int, do func(lo, hi int)) {
 // independent once their snapshots are known, so a large batch is split
 // into contiguous chunks scored on up to GOMAXPROCS goroutines; the
 // result is the same as scoring them one by one, in order.
-func (e *Engine) scoreAll(out []Scored, events []models.Event, snaps []models.Snapshot, hashes []string, cur *Scoring, now time.Time) {
+// pre, when not nil, holds the events' analyses (analyze.go).
+func (e *Engine) scoreAll(out []Scored, events []models.Event, snaps []models.Snapshot, hashes []string, pre []analyzed, cur *Scoring, now time.Time) {
 	inParallel(len(events), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			out[i] = e.scoreOne(&events[i], snaps[i], hashes[i], cur, now)
+			var p *analyzed
+			if pre != nil {
+				p = &pre[i]
+			}
+			e.scoreOne(&out[i], &events[i], snaps[i], hashes[i], p, cur, now)
 		}
 	})
 }

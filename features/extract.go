@@ -22,6 +22,7 @@ type Extractor struct {
 	region  string
 	numbers *NumberNormalizer
 	stems   *stemCache
+	names   *nameCache // display names read (namecache.go)
 	tok     tokenizer
 	lists   domainLists
 	lex     *lexicon
@@ -47,6 +48,7 @@ type staffEntry struct {
 // scratch is the per-call working memory, pooled.
 type scratch struct {
 	low, fold normText
+	fpFold    normText // the unblanked pass2 for Analyze's fingerprint
 	word      []rune
 	links     []link
 	phones    []span
@@ -60,6 +62,7 @@ type scratch struct {
 	seen      []int32
 	amounts   []float64
 	mdoc      textmodel.Doc
+	mids      []textmodel.TokenID // the ids of mdoc.Tokens
 }
 
 func newScratch() *scratch { return &scratch{} }
@@ -75,6 +78,7 @@ func NewExtractor(cfg Config) (*Extractor, error) {
 		region:        cfg.DefaultRegion,
 		numbers:       NewNumberNormalizer(cfg.DefaultRegion),
 		stems:         newStemCache(cfg.StemCacheSize),
+		names:         newNameCache(),
 		tok:           tokenizer{opts: proseOpts()},
 		lists:         newDomainLists(),
 		official:      make(map[string]bool),
@@ -135,6 +139,7 @@ func NewExtractor(cfg Config) (*Extractor, error) {
 		}
 		x.customers[e] = true
 	}
+	x.finishCaches() // model.go: the lexicon and model are final; cache their ids with the stems
 	return x, nil
 }
 
@@ -265,13 +270,8 @@ func (x *Extractor) Extract(ev *models.Event, rep models.Snapshot) Set {
 	if ev == nil {
 		return s
 	}
-	sc := x.pool.Get().(*scratch)
-	defer x.pool.Put(sc)
-	x.text(ev.Text, &s, sc)
-	x.sender(ev, &s, sc)
-	x.event(ev, &s)
-	x.reputation(ev, rep, &s)
-	x.crossEvent(ev, rep, &s)
+	x.analyze(ev, &s, false) // analysis.go: Analyze and Complete split this
+	x.complete(ev, rep, &s)
 	return s
 }
 

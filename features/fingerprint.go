@@ -2,6 +2,7 @@ package features
 
 import (
 	"bytes"
+	"slices"
 	"unicode/utf8"
 
 	"fraudwatch/models"
@@ -29,65 +30,107 @@ func (x *Extractor) Fingerprint(text string) models.Fingerprint {
 	defer x.pool.Put(sc)
 	pass1(&sc.low, text)
 	_, _, _, sc.word = pass2(&sc.fold, &sc.low, nil, sc.word)
+	return fingerprintOf(sc.fold.s)
+}
+
+// fingerprintOf is Fingerprint of a text whose pass1 and unblanked pass2
+// gave fold. Analyze calls it on the normalisation it has done anyway.
+func fingerprintOf(fold []byte) models.Fingerprint {
+	// The shingles are pairs of consecutive words: pairs tell texts apart
+	// far better than single words, whose minima a few common words
+	// ("вы", "your", a number) would take for every text.
+	var wordsArr [128]uint64
+	words := wordsArr[:0]
+	// The fields are those of bytes.Fields, without its slice of them.
+	for i := 0; i < len(fold); {
+		r, n := rune(fold[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRune(fold[i:])
+		}
+		if isSpaceFast(r) { // unicode.IsSpace, as bytes.Fields
+			i += n
+			continue
+		}
+		start := i
+		for i < len(fold) {
+			r, n := rune(fold[i]), 1
+			if r >= utf8.RuneSelf {
+				r, n = utf8.DecodeRune(fold[i:])
+			}
+			if isSpaceFast(r) {
+				break
+			}
+			i += n
+		}
+		words = appendFieldWords(words, fold[start:i])
+	}
+	// MinHash over the distinct pairs: a repeated pair cannot lower a
+	// minimum again, so only the count needs them distinct.
 	var sig [models.FingerprintLen]uint32
 	for i := range sig {
 		sig[i] = ^uint32(0)
 	}
-	// The shingles are pairs of consecutive words: pairs tell texts apart
-	// far better than single words, whose minima a few common words
-	// ("вы", "your", a number) would take for every text.
-	words := make([]uint64, 0, 64)
-	for _, field := range bytes.Fields(sc.fold.s) {
-		if looksLikeLink(field) {
-			// Campaigns rotate their domains and paths with their numbers.
-			words = append(words, wordHash([]byte("#link")))
-			continue
-		}
-		for i := 0; i < len(field); {
-			r, n := utf8.DecodeRune(field[i:])
-			if !isWordRune(r) {
-				i += n
-				continue
-			}
-			start, digits := i, true
-			for i < len(field) {
-				r, n := utf8.DecodeRune(field[i:])
-				if !isWordRune(r) {
-					break
-				}
-				if r < '0' || r > '9' {
-					digits = false
-				}
-				i += n
-			}
-			switch w := field[start:i]; {
-			case digits:
-				if len(words) == 0 || words[len(words)-1] != numberHash {
-					words = append(words, numberHash) // "15 000" is one number
-				}
-			case utf8.RuneCount(w) >= 2:
-				words = append(words, wordHash(w))
-			}
-		}
-	}
-	seen := make(map[uint64]struct{}, len(words))
+	var distinct [minFingerprintWords]uint64
+	nDistinct := 0
 	for k := 1; k < len(words); k++ {
 		h := mix64(words[k-1]*0x100000001b3 ^ words[k])
-		if _, dup := seen[h]; dup {
-			continue
+		if nDistinct < minFingerprintWords && !slices.Contains(distinct[:nDistinct], h) {
+			distinct[nDistinct] = h
+			nDistinct++
 		}
-		seen[h] = struct{}{}
 		for j := range sig {
 			if v := uint32(mix64(h + uint64(j)*0x9e3779b97f4a7c15)); v < sig[j] {
 				sig[j] = v
 			}
 		}
 	}
-	if len(seen) < minFingerprintWords {
+	if nDistinct < minFingerprintWords {
 		return nil
 	}
 	return models.Fingerprint(sig[:])
 }
+
+// appendFieldWords appends the word hashes of one white-space separated
+// field of the folded text: "#link" for a link, "#" for a number (once
+// for a run of numbers: "15 000" is one), else each word of two or more
+// runes.
+func appendFieldWords(words []uint64, field []byte) []uint64 {
+	if looksLikeLink(field) {
+		// Campaigns rotate their domains and paths with their numbers.
+		return append(words, linkHash)
+	}
+	for i := 0; i < len(field); {
+		r, n := utf8.DecodeRune(field[i:])
+		if !isWordRune(r) {
+			i += n
+			continue
+		}
+		start, digits, runes := i, true, 0
+		for i < len(field) {
+			r, n := utf8.DecodeRune(field[i:])
+			if !isWordRune(r) {
+				break
+			}
+			if r < '0' || r > '9' {
+				digits = false
+			}
+			i += n
+			runes++
+		}
+		switch w := field[start:i]; {
+		case digits:
+			if len(words) == 0 || words[len(words)-1] != numberHash {
+				words = append(words, numberHash) // "15 000" is one number
+			}
+		case runes >= 2:
+			words = append(words, wordHash(w))
+		}
+	}
+	return words
+}
+
+// linkHash stands for any link.
+var linkHash = wordHash([]byte("#link"))
 
 // numberHash stands for any number.
 var numberHash = wordHash([]byte("#"))

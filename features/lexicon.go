@@ -70,6 +70,10 @@ type lexiconCue struct {
 type element struct {
 	stem  string // "*" gap, "#" number, or a stem
 	loose string // loose(stem) for matching transliterated tokens
+	// sid and lid number stem and loose (-1: loose is ""), once the
+	// lexicon is final (assignIDs): tokens that carry the same numbers
+	// (wordInfo) are compared without comparing strings.
+	sid, lid int32
 }
 
 type phrase struct {
@@ -83,6 +87,46 @@ type lexicon struct {
 	byFirst map[string][]int32 // first element's stem → phrases
 	byLoose map[string][]int32 // first element's loose stem → phrases (Cyrillic phrases only)
 	counts  [numCues]int       // phrases per cue, for reporting
+	sids    map[string]int32   // the stems of all elements, numbered (assignIDs)
+	lids    map[string]int32   // their non-empty loose forms, numbered
+}
+
+// assignIDs numbers the stems and loose stems of every element. It runs
+// once no phrase will be added.
+func (lx *lexicon) assignIDs() {
+	lx.sids, lx.lids = make(map[string]int32), make(map[string]int32)
+	number := func(m map[string]int32, s string) int32 {
+		id, ok := m[s]
+		if !ok {
+			id = int32(len(m))
+			m[s] = id
+		}
+		return id
+	}
+	for i := range lx.phrases {
+		for k := range lx.phrases[i].elems {
+			e := &lx.phrases[i].elems[k]
+			e.sid, e.lid = number(lx.sids, e.stem), -1
+			if e.loose != "" {
+				e.lid = number(lx.lids, e.loose)
+			}
+		}
+	}
+}
+
+// wordIDs sets w.sid and w.lid: the numbers of w's stem and alt among
+// the elements', -1 when no element has them.
+func (lx *lexicon) wordIDs(w *wordInfo) {
+	w.sid, w.lid = -1, -1
+	if id, ok := lx.sids[w.stem]; ok {
+		w.sid = id
+	}
+	if w.alt == "" {
+		return
+	}
+	if id, ok := lx.lids[w.alt]; ok {
+		w.lid = id
+	}
 }
 
 // compileLexicon parses and compiles a lexicon file. name is used in
@@ -253,12 +297,19 @@ func (lx *lexicon) match(toks []token, h *lexHits, seen []int32) []int32 {
 	}
 	for i := range toks {
 		t := &toks[i]
-		for _, id := range lx.byFirst[t.stem] {
+		first, firstLoose := t.first, t.firstLoose // annotated by the stem cache
+		if !t.ann {
+			first, firstLoose = lx.byFirst[t.stem], nil
+			if t.alt != "" {
+				firstLoose = lx.byLoose[t.alt]
+			}
+		}
+		for _, id := range first {
 			try(id, i, false)
 		}
 		if t.alt != "" {
-			for _, id := range lx.byLoose[t.alt] {
-				try(id, i, t.stem != lx.phrases[id].elems[0].stem)
+			for _, id := range firstLoose {
+				try(id, i, !sameStem(t, &lx.phrases[id].elems[0]))
 			}
 		}
 	}
@@ -299,8 +350,8 @@ func matchFromAlt(elems []element, k int, toks []token, i int) (end int, usedAlt
 		}
 		t := &toks[i]
 		switch {
-		case t.stem == e.stem:
-		case t.alt != "" && e.loose != "" && t.alt == e.loose:
+		case sameStem(t, &e):
+		case sameLoose(t, &e):
 			usedAlt = true
 			if !t.eng {
 				russian = true
@@ -312,4 +363,21 @@ func matchFromAlt(elems []element, k int, toks []token, i int) (end int, usedAlt
 		k++
 	}
 	return i, usedAlt, russian, true
+}
+
+// sameStem is t.stem == e.stem, by number when t carries them.
+func sameStem(t *token, e *element) bool {
+	if t.ann {
+		return t.sid == e.sid && t.sid >= 0
+	}
+	return t.stem == e.stem
+}
+
+// sameLoose reports whether t's transliterated reading is e's loose stem
+// (both present), by number when t carries them.
+func sameLoose(t *token, e *element) bool {
+	if t.ann {
+		return t.lid == e.lid && t.lid >= 0
+	}
+	return t.alt != "" && e.loose != "" && t.alt == e.loose
 }

@@ -54,10 +54,43 @@ func (x *Extractor) modelScore(s *Set, sc *scratch) {
 		return
 	}
 	modelDoc(&sc.mdoc, sc)
-	s.ModelScore = x.model.Probability(sc.mdoc)
+	sc.mids = sc.mids[:0]
+	for i := range sc.toks {
+		t := &sc.toks[i]
+		if t.ann { // the stem cache looked the stem up in x.model once
+			sc.mids = append(sc.mids, t.model)
+		} else {
+			sc.mids = append(sc.mids, x.model.TokenIDOf(t.stem))
+		}
+	}
+	var top []string
+	s.ModelScore, top = x.model.Judge(sc.mdoc, sc.mids, modelEvidenceMin, 4)
 	if s.ModelScore >= modelEvidenceMin {
-		top := x.model.TopPositive(sc.mdoc, 4)
 		s.evidence("model_score", "model: "+strings.Join(top, ", "))
+	}
+}
+
+// finishCaches numbers the final lexicon and makes the stem cache carry
+// each word's lexicon phrases and numbers and its model ids from now on.
+// NewExtractor calls it last.
+func (x *Extractor) finishCaches() {
+	x.lex.assignIDs()
+	x.stems.setAnnotate(x.annotate)
+}
+
+// annotate adds to a word of the stem cache the lexicon phrases that
+// begin with it, its lexicon numbers and its ids in the model (see
+// wordInfo).
+func (x *Extractor) annotate(w *wordInfo) {
+	w.ann = true
+	x.lex.wordIDs(w)
+	w.first = x.lex.byFirst[w.stem]
+	if w.alt != "" {
+		w.firstLoose = x.lex.byLoose[w.alt]
+	}
+	w.model = textmodel.TokenID{Unigram: -1, Part: -1}
+	if x.model != nil {
+		w.model = x.model.TokenIDOf(w.stem)
 	}
 }
 

@@ -2,7 +2,6 @@ package features
 
 import (
 	"path"
-	"slices"
 	"strings"
 
 	"fraudwatch/models"
@@ -63,26 +62,18 @@ func (x *Extractor) lookalikeNumber(from string, s *Set) {
 // do not imitate the bank: an employee's display name often carries the
 // bank's name.
 func (x *Extractor) displayName(name, from string, s *Set, sc *scratch) {
-	if len(x.staffByNumber[from]) == 0 {
-		toks := x.textTokens(name, sc)
-		var h lexHits
-		sc.seen = x.lex.match(toks, &h, sc.seen)
-		if h.counts[cueBank]+h.counts[cueSecurity]+h.counts[cueCentralBank]+h.counts[cuePolice]+h.counts[cueNameClaims] > 0 {
-			s.NameImitatesBank = true
-			s.evidence("name_imitates_bank", clip(name, 80))
-		}
+	info := x.nameInfo(name, sc) // namecache.go
+	if len(x.staffByNumber[from]) == 0 && info.claimsBank {
+		s.NameImitatesBank = true
+		s.evidence("name_imitates_bank", clip(name, 80))
 	}
 	if len(x.staff) == 0 {
 		return
 	}
-	words := x.nameTokens(name, sc)
+	words := info.words
 	mine := x.staffByNumber[from]
-	// Candidates come from the rarest words first: "Иван" may name more
-	// staff than there is room for, "Сидоров" picks the one imitated.
-	byRarity := slices.Clone(words)
-	slices.SortStableFunc(byRarity, func(a, b string) int {
-		return len(x.staffByToken[a]) - len(x.staffByToken[b])
-	})
+	// Candidates come from the rarest words first (info.rare).
+	byRarity := info.rare
 	var cands [8]int
 	cand := cands[:0]
 	for _, w := range byRarity {

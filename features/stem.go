@@ -6,6 +6,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"fraudwatch/features/textmodel"
+
 	"github.com/kljensen/snowball/english"
 	"github.com/kljensen/snowball/russian"
 )
@@ -25,6 +27,16 @@ type wordInfo struct {
 	stem string // Russian stem for Cyrillic words, English for Latin, the word itself otherwise
 	alt  string // for Latin words: the loose stem of their Cyrillic transliteration
 	eng  bool   // for Latin words: looks like an English word (see looksEnglish)
+
+	// What the extractor's lexicon and model make of the word, set by
+	// the cache's annotate (Extractor.annotate) when ann: the phrases
+	// that begin with stem and with alt, and the model's ids of stem.
+	// Matching and scoring then look nothing up per token.
+	ann        bool
+	first      []int32
+	firstLoose []int32
+	sid, lid   int32 // stem and alt as numbered by the lexicon (lexicon.wordIDs)
+	model      textmodel.TokenID
 }
 
 // stemWord computes the wordInfo of a normalised, folded word. It is pure;
@@ -153,6 +165,7 @@ type stemCache struct {
 	seed     maphash.Seed
 	perShard int
 	shards   [stemShards]stemShard
+	annotate func(*wordInfo) // nil until setAnnotate
 }
 
 const stemShards = 32
@@ -180,11 +193,24 @@ func (c *stemCache) get(w string) wordInfo {
 	if ok {
 		return info
 	}
+	return c.miss(sh, w)
+}
+
+// miss is get of a word not in the cache. It is apart from get so that
+// only a miss moves its wordInfo to the heap for annotate.
+func (c *stemCache) miss(sh *stemShard, w string) wordInfo {
 	if len(w) > 64 { // junk: not worth caching, and never in a lexicon
-		return wordInfo{stem: strings.Clone(w)}
+		info := wordInfo{stem: strings.Clone(w)}
+		if c.annotate != nil {
+			c.annotate(&info)
+		}
+		return info
 	}
 	key := strings.Clone(w)
-	info = stemWord(key)
+	info := stemWord(key)
+	if c.annotate != nil {
+		c.annotate(&info)
+	}
 	sh.mu.Lock()
 	if len(sh.m) >= c.perShard {
 		clear(sh.m)
@@ -192,4 +218,14 @@ func (c *stemCache) get(w string) wordInfo {
 	sh.m[key] = info
 	sh.mu.Unlock()
 	return info
+}
+
+// setAnnotate makes every word the cache returns from now on carry what
+// annotate adds, and forgets the words it holds, which do not. It is not
+// safe for concurrent use: the extractor calls it once it is built.
+func (c *stemCache) setAnnotate(annotate func(*wordInfo)) {
+	c.annotate = annotate
+	for i := range c.shards {
+		clear(c.shards[i].m)
+	}
 }

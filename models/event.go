@@ -168,10 +168,13 @@ func decodeWire(raw []byte, w *wireEvent) (Event, error) {
 		return Event{}, &DecodeError{Reason: fmt.Sprintf("not a JSON object (starts with %q)", excerptBytes(trimmed, 16))}
 	}
 	if !scanWire(trimmed, w) { // the fast path (wirefast.go) gives up on anything unusual
-		*w = wireEvent{}
-		if err := json.Unmarshal(trimmed, w); err != nil {
+		// Into a wireEvent of its own: w itself would move to the heap
+		// on every decode.
+		var slow wireEvent
+		if err := json.Unmarshal(trimmed, &slow); err != nil {
 			return Event{}, &DecodeError{Reason: "invalid JSON: " + err.Error()}
 		}
+		*w = slow
 	}
 	var ev Event
 	ev.Repairs.InvalidUTF8 = !utf8.Valid(trimmed) || hasLoneSurrogateEscape(trimmed)
@@ -192,9 +195,11 @@ func decodeBody(ev *Event, w *wireEvent, opts DecodeOptions) error {
 		return err
 	}
 	if isPresent(w.Forwarded) {
-		if err := json.Unmarshal(w.Forwarded, &ev.Forwarded); err != nil {
+		fwd := ev.Forwarded // not &ev.Forwarded: the event would move to the heap on every decode
+		if err := json.Unmarshal(w.Forwarded, &fwd); err != nil {
 			return &DecodeError{Field: "forwarded", Reason: "want true or false, got " + jsonType(w.Forwarded)}
 		}
+		ev.Forwarded = fwd
 	}
 	if ev.Kind == KindCall {
 		call := Call{Missed: false}
@@ -222,9 +227,11 @@ func requiredString(field string, raw json.RawMessage, maxBytes int) (string, er
 	}
 	s, plain := unquotePlain(raw)
 	if !plain {
-		if err := json.Unmarshal(raw, &s); err != nil {
+		u := s // apart from s, so that only this path allocates it
+		if err := json.Unmarshal(raw, &u); err != nil {
 			return "", &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
 		}
+		s = u
 	}
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -275,9 +282,11 @@ func optionalText(field string, raw json.RawMessage, maxRunes int) (string, bool
 	}
 	s, plain := unquotePlain(raw)
 	if !plain {
-		if err := json.Unmarshal(raw, &s); err != nil {
+		u := s // apart from s, so that only this path allocates it
+		if err := json.Unmarshal(raw, &u); err != nil {
 			return "", false, &DecodeError{Field: field, Reason: "want a string, got " + jsonType(raw)}
 		}
+		s = u
 	}
 	s, truncated := TruncateRunes(s, maxRunes)
 	return s, truncated, nil
@@ -291,7 +300,7 @@ func decodeSender(ev *Event, raw json.RawMessage, opts DecodeOptions) {
 		return
 	}
 	s, plain := unquotePlain(raw)
-	if !plain && json.Unmarshal(raw, &s) != nil {
+	if !plain && !unmarshalString(raw, &s) {
 		// A number sent as a JSON number is still a number.
 		if n := strings.TrimSpace(string(raw)); numberLiteral.MatchString(n) {
 			s = n
@@ -444,4 +453,16 @@ func excerpt(s string, n int) string {
 
 func excerptBytes(b []byte, n int) string {
 	return excerpt(strings.ToValidUTF8(string(b), "\uFFFD"), n)
+}
+
+// unmarshalString is json.Unmarshal(raw, s) == nil, with s written only
+// on success (as Unmarshal leaves a string it fails on), through a
+// variable of its own so that *s stays off the heap.
+func unmarshalString(raw json.RawMessage, s *string) bool {
+	u := *s
+	if json.Unmarshal(raw, &u) != nil {
+		return false
+	}
+	*s = u
+	return true
 }

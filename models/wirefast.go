@@ -1,8 +1,8 @@
 package models
 
 import (
+	"bytes"
 	"encoding/json"
-	"strings"
 )
 
 // Decoding the wire object through encoding/json was a tenth of the
@@ -67,8 +67,8 @@ func scanWire(data []byte, w *wireEvent) (ok bool) {
 }
 
 // field returns the field named exactly key, or nil.
-func (w *wireEvent) field(key string) *json.RawMessage {
-	switch key {
+func (w *wireEvent) field(key []byte) *json.RawMessage {
+	switch string(key) { // no copy: the conversion is only compared
 	case "id":
 		return &w.ID
 	case "kind":
@@ -95,9 +95,9 @@ func (w *wireEvent) field(key string) *json.RawMessage {
 
 // foldsToField reports whether key could name a field without being
 // its exact name.
-func foldsToField(key string) bool {
+func foldsToField(key []byte) bool {
 	for _, f := range wireFields {
-		if strings.EqualFold(key, f) {
+		if bytes.EqualFold(key, []byte(f)) {
 			return true
 		}
 	}
@@ -135,24 +135,25 @@ func (s *wireScanner) end() bool {
 }
 
 // key reads an object key: plain printable ASCII without escapes only.
-func (s *wireScanner) key() (string, bool) {
+// The key aliases the data.
+func (s *wireScanner) key() ([]byte, bool) {
 	if !s.eat('"') {
-		return "", false
+		return nil, false
 	}
 	start := s.i
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		switch {
 		case c == '"':
-			k := string(s.data[start:s.i])
+			k := s.data[start:s.i:s.i]
 			s.i++
 			return k, true
 		case c == '\\' || c < 0x20 || c >= 0x80:
-			return "", false
+			return nil, false
 		}
 		s.i++
 	}
-	return "", false
+	return nil, false
 }
 
 // value skips one JSON value, checking it is well formed.

@@ -96,7 +96,8 @@ type Model struct {
 	file    File
 	index   map[string]int32
 	weights []float64
-	names   []string // by id: the reverse of index
+	names   []string   // by id: the reverse of index
+	pairs   *pairIndex // ids.go; nil: bigrams by their strings
 }
 
 // Version is the model's content hash id, carried by alerts.
@@ -180,6 +181,7 @@ func newModel(f File) *Model {
 		m.weights[i] = f.Weights[k]
 	}
 	m.names = keys
+	m.pairs = newPairIndex(m.index)
 	return m
 }
 
@@ -303,7 +305,11 @@ func (m *Model) Explain(d Doc, n int) Explanation {
 func (m *Model) TopPositive(d Doc, n int) []string {
 	var idArr [128]int32
 	var buf [96]byte
-	ids := m.featureIDs(d, idArr[:0], buf[:0])
+	return m.topPositive(m.featureIDs(d, idArr[:0], buf[:0]), n)
+}
+
+// topPositive is TopPositive of the features ids.
+func (m *Model) topPositive(ids []int32, n int) []string {
 	var bestArr [8]int32
 	best := bestArr[:0]
 	if n > len(bestArr) {
