@@ -102,7 +102,7 @@ func DefaultConfig() Config {
 			DLQTopic:      "whatsapp.inbound.dlq",
 			FeedbackTopic: "fraud.feedback",
 			BatchSize:     500,
-			BatchWait:     50 * time.Millisecond,
+			BatchWait:     5 * time.Millisecond,
 			ShutdownGrace: 10 * time.Second,
 		},
 		Redis: RedisConfig{

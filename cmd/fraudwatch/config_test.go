@@ -29,7 +29,7 @@ func TestTheExampleConfigLoadsWithASecretFromTheEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Kafka.BatchWait != 50*time.Millisecond || cfg.Redis.IDRetention != 168*time.Hour || len(cfg.Detector.OfficialLines) != 2 {
+	if cfg.Kafka.BatchWait != 5*time.Millisecond || cfg.Redis.IDRetention != 168*time.Hour || len(cfg.Detector.OfficialLines) != 2 {
 		t.Errorf("config %+v", cfg)
 	}
 }
