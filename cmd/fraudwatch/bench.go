@@ -48,6 +48,7 @@ type benchOptions struct {
 	verbose    bool
 	cpuProfile string // pprof CPU profile of the whole run, "" for none
 	scamShare  float64
+	instances  int // detector instances in one consumer group, each with its own pipeline
 }
 
 func (o *benchOptions) register(fs *flag.FlagSet) {
@@ -64,6 +65,7 @@ func (o *benchOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	fs.BoolVar(&o.verbose, "verbose", false, "log the consumer's progress to stderr")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the run to `FILE`")
+	fs.IntVar(&o.instances, "instances", 1, "detector instances in one consumer group, each with its own Redis connections (they share this process's cores)")
 	fs.Float64Var(&o.scamShare, "scam-share", 0.2, "fraction of the well-formed events drawn from the fixtures' scams and spam (the rest from their legitimate events)")
 }
 
@@ -80,6 +82,9 @@ func (o *benchOptions) validate() error {
 	}
 	if o.scamShare < 0 || o.scamShare > 1 {
 		errs = append(errs, fmt.Errorf("--scam-share %v: want a fraction in [0, 1]", o.scamShare))
+	}
+	if o.instances < 1 || o.instances > o.partitions {
+		errs = append(errs, fmt.Errorf("--instances %d: want 1 to --partitions (%d); an instance without a partition only idles", o.instances, o.partitions))
 	}
 	if o.senders <= 0 || o.employees <= 0 || o.partitions <= 0 {
 		errs = append(errs, errors.New("--senders, --employees and --partitions must be positive"))
@@ -434,18 +439,30 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (be
 		s.directoryName, s.directory = "fixtures/directory.yaml (built in)", fixtures.Directory()
 	}
 
-	conn := kafkaio.Connection{Brokers: cfg.Kafka.Brokers}
+	conn, err := cfg.Kafka.connection("fraudwatch-bench")
+	if err != nil {
+		return benchReport{}, err
+	}
 	inbound, alertsTopic, dlqTopic := "fraudwatch.bench."+run+".inbound", "fraudwatch.bench."+run+".alerts", "fraudwatch.bench."+run+".dlq"
 	if err := kafkaio.EnsureTopics(ctx, conn, o.partitions, 1, inbound, alertsTopic, dlqTopic); err != nil {
 		return benchReport{}, err
 	}
 
-	p, err := newPipeline(ctx, s, true)
-	if err != nil {
-		return benchReport{}, err
+	// One pipeline per instance, as separate processes would have: its own
+	// engine and Redis connections.
+	pipelines := make([]*pipeline, o.instances)
+	for i := range pipelines {
+		p, err := newPipeline(ctx, s, true)
+		if err != nil {
+			return benchReport{}, err
+		}
+		defer p.Close()
+		pipelines[i] = p
 	}
-	defer p.Close()
-	rt, _ := p.rep.(interface{ RoundTrips() uint64 })
+	var rt interface{ RoundTrips() uint64 }
+	if _, ok := pipelines[0].rep.(interface{ RoundTrips() uint64 }); ok {
+		rt = roundTripSum(pipelines)
+	}
 
 	aw, err := kafkaio.NewAlertWriter(kafkaio.WriterConfig{Connection: conn, Topic: alertsTopic, Logger: logger})
 	if err != nil {
@@ -454,39 +471,43 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (be
 	defer aw.Close()
 	timed := &timedAlerts{w: aw, at: map[string]time.Duration{}}
 	counters := &benchCounters{outcomes: map[detector.Outcome]int{}}
-	consumer, err := kafkaio.New(kafkaio.Config{
-		Connection:    conn,
-		GroupID:       "fraudwatch-bench-" + run,
-		InboundTopic:  inbound,
-		AlertsTopic:   alertsTopic,
-		DLQTopic:      dlqTopic,
-		BatchSize:     cfg.Kafka.BatchSize,
-		BatchWait:     cfg.Kafka.BatchWait,
-		ShutdownGrace: cfg.Kafka.ShutdownGrace,
-		// Only joining the group is quicker than run's defaults.
-		SessionTimeout:    6 * time.Second,
-		HeartbeatInterval: 500 * time.Millisecond,
-		JoinGroupBackoff:  200 * time.Millisecond,
-		Alerts:            timed,
-		Logger:            logger,
-		Observer: kafkaio.Observer{
-			BatchCommitted: func(int, time.Duration) {
-				counters.mu.Lock()
-				counters.batches++
-				counters.lastCommit = time.Now()
-				counters.mu.Unlock()
+	consumers := make([]*kafkaio.Consumer, len(pipelines))
+	for i, p := range pipelines {
+		consumer, err := kafkaio.New(kafkaio.Config{
+			Connection:    conn,
+			GroupID:       "fraudwatch-bench-" + run,
+			InboundTopic:  inbound,
+			AlertsTopic:   alertsTopic,
+			DLQTopic:      dlqTopic,
+			BatchSize:     cfg.Kafka.BatchSize,
+			BatchWait:     cfg.Kafka.BatchWait,
+			ShutdownGrace: cfg.Kafka.ShutdownGrace,
+			// Only joining the group is quicker than run's defaults.
+			SessionTimeout:    6 * time.Second,
+			HeartbeatInterval: 500 * time.Millisecond,
+			JoinGroupBackoff:  200 * time.Millisecond,
+			Alerts:            timed,
+			Logger:            logger,
+			Observer: kafkaio.Observer{
+				BatchCommitted: func(int, time.Duration) {
+					counters.mu.Lock()
+					counters.batches++
+					counters.lastCommit = time.Now()
+					counters.mu.Unlock()
+				},
+				Outcomes: func(oc detector.Outcome, n int) {
+					counters.mu.Lock()
+					counters.outcomes[oc] += n
+					counters.mu.Unlock()
+				},
 			},
-			Outcomes: func(oc detector.Outcome, n int) {
-				counters.mu.Lock()
-				counters.outcomes[oc] += n
-				counters.mu.Unlock()
-			},
-		},
-	}, counters.handler(p.engine))
-	if err != nil {
-		return benchReport{}, err
+		}, counters.handler(p.engine))
+		if err != nil {
+			return benchReport{}, err
+		}
+		defer consumer.Close()
+		consumers[i] = consumer
 	}
-	defer consumer.Close()
 	producer, err := kafkaio.NewProducer(kafkaio.WriterConfig{Connection: conn, Topic: inbound, Logger: logger})
 	if err != nil {
 		return benchReport{}, err
@@ -495,11 +516,13 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (be
 
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	runDone := make(chan error, 1)
-	go func() { runDone <- consumer.Run(runCtx) }()
+	runDone := make(chan error, len(consumers))
+	for _, c := range consumers {
+		go func() { runDone <- c.Run(runCtx) }()
+	}
 
-	fmt.Fprintf(stdout, "bench %s: Kafka %s, Redis %s; %d partitions, batches of up to %d (wait %s)\n",
-		run, kafkaDesc, redisDesc, o.partitions, cfg.Kafka.BatchSize, cfg.Kafka.BatchWait)
+	fmt.Fprintf(stdout, "bench %s: Kafka %s, Redis %s; %d partitions, %d detector instance(s), batches of up to %d (wait %s)\n",
+		run, kafkaDesc, redisDesc, o.partitions, o.instances, cfg.Kafka.BatchSize, cfg.Kafka.BatchWait)
 
 	// Warm-up: the group is joined and every connection open before
 	// anything is timed. Its events are not part of any phase.
@@ -512,6 +535,25 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (be
 	}
 	if err := waitOutcomes(ctx, counters, len(warm), runDone); err != nil {
 		return benchReport{}, fmt.Errorf("warm-up: %w", err)
+	}
+	if len(consumers) > 1 {
+		// Let every instance join the group, and the rebalance settle,
+		// before anything is timed; a second warm-up proves the group works.
+		select {
+		case <-ctx.Done():
+			return benchReport{}, ctx.Err()
+		case <-time.After(3 * time.Second):
+		}
+		warm2, _, err := benchMix(run, "warmuptwo", 4*o.partitions, benchOptions{senders: o.senders, employees: o.employees, scamShare: o.scamShare}, 8)
+		if err != nil {
+			return benchReport{}, err
+		}
+		if err := produceAll(ctx, producer, warm2); err != nil {
+			return benchReport{}, err
+		}
+		if err := waitOutcomes(ctx, counters, len(warm)+len(warm2), runDone); err != nil {
+			return benchReport{}, fmt.Errorf("warm-up: %w", err)
+		}
 	}
 
 	var rep benchReport
@@ -609,8 +651,10 @@ func runBench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) (be
 		return benchReport{}, err
 	}
 	stopRun()
-	if err := <-runDone; err != nil {
-		return benchReport{}, fmt.Errorf("consumer: %w", err)
+	for range consumers {
+		if err := <-runDone; err != nil {
+			return benchReport{}, fmt.Errorf("consumer: %w", err)
+		}
 	}
 	idPattern := regexp.MustCompile(regexp.QuoteMeta(run) + `-([a-z]+)-[0-9]+`)
 	seen := map[string]int{}
@@ -826,4 +870,17 @@ func (t *timedAlerts) writingTime() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.writing
+}
+
+// roundTripSum adds up the Redis round trips of every instance's store.
+type roundTripSum []*pipeline
+
+func (ps roundTripSum) RoundTrips() uint64 {
+	var n uint64
+	for _, p := range ps {
+		if r, ok := p.rep.(interface{ RoundTrips() uint64 }); ok {
+			n += r.RoundTrips()
+		}
+	}
+	return n
 }

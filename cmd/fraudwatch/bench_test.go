@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -13,6 +14,14 @@ import (
 // event of both phases is accounted for exactly once, on the topics as in
 // the consumer's report, and the report says so. No timing is asserted.
 func TestBenchAccountsForEveryEvent(t *testing.T) {
+	for _, instances := range []int{1, 2} {
+		t.Run(fmt.Sprintf("with %d detector instances", instances), func(t *testing.T) {
+			benchAccounts(t, instances)
+		})
+	}
+}
+
+func benchAccounts(t *testing.T, instances int) {
 	addr := testRedis(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -21,7 +30,7 @@ func TestBenchAccountsForEveryEvent(t *testing.T) {
 		embedded: true, redis: addr,
 		n: 400, rate: 400, pacedN: 200,
 		malformed: 0.05, scamShare: 0.3,
-		senders: 50, employees: 20, partitions: 3,
+		senders: 50, employees: 20, partitions: 3, instances: instances,
 	}
 	var out bytes.Buffer
 	rep, err := runBench(ctx, o, &out, io.Discard)
@@ -46,8 +55,14 @@ func TestBenchAccountsForEveryEvent(t *testing.T) {
 		if len(p.latency) != p.alert {
 			t.Errorf("%s: %d latencies for %d alerted events", p.name, len(p.latency), p.alert)
 		}
-		if p.alertDuplicates != 0 {
+		switch {
+		case p.alertDuplicates != 0 && instances == 1:
 			t.Errorf("%s: %d duplicate alerts without any fault", p.name, p.alertDuplicates)
+		case p.alertDuplicates != 0:
+			// kafka-go does not tell a member its partitions were taken
+			// away: a batch in flight while the group rebalances can be
+			// redelivered, with the same alert ids. Reported, not failed.
+			t.Logf("%s: %d repeated alerts (same ids) across a rebalance", p.name, p.alertDuplicates)
 		}
 		if p.batches == 0 || p.redisRT == 0 {
 			t.Errorf("%s: %d batches, %d Redis round trips", p.name, p.batches, p.redisRT)
