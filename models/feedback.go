@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,9 @@ type FeedbackRecord struct {
 	Comment    string    `json:"comment,omitempty"`
 }
 
+// senderHashPattern is the form of detector.SenderHasher's output.
+var senderHashPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,32}:[0-9a-f]{32}$`)
+
 // maxFeedbackField bounds the identifying fields of a feedback record.
 const maxFeedbackField = 256
 
@@ -41,7 +45,9 @@ func (r FeedbackRecord) Key() string {
 	if r.ID != "" {
 		return "id:" + r.ID
 	}
-	return "alert:" + r.AlertID + "/" + r.Verdict
+	// The time is part of the key: fraud, then legit, then fraud again on
+	// one alert are three verdicts, while a redelivery keeps its time.
+	return "alert:" + r.AlertID + "/" + r.Verdict + "/" + r.TS.UTC().Format(time.RFC3339Nano)
 }
 
 // DecodeFeedback parses and validates one feedback record. Errors are
@@ -63,6 +69,11 @@ func DecodeFeedback(data []byte) (FeedbackRecord, error) {
 		return FeedbackRecord{}, &DecodeError{Field: "alert_id", Reason: "missing (required)"}
 	case r.Verdict != FeedbackFraud && r.Verdict != FeedbackLegit && r.Verdict != FeedbackUnsure:
 		return FeedbackRecord{}, &DecodeError{Field: "verdict", Reason: fmt.Sprintf("%q: want fraud, legit or unsure", r.Verdict)}
+	}
+	if r.SenderHash != "" && !senderHashPattern.MatchString(r.SenderHash) {
+		// Only the detector's keyed hash may reach Redis keys: a raw
+		// number pasted here would be stored in clear.
+		return FeedbackRecord{}, &DecodeError{Field: "sender_hash", Reason: "not a sender hash from an alert (<key version>:<32 hex digits>)"}
 	}
 	for _, f := range []struct{ name, v string }{{"id", r.ID}, {"alert_id", r.AlertID}, {"sender_hash", r.SenderHash}} {
 		if len(f.v) > maxFeedbackField {

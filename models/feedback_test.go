@@ -12,9 +12,10 @@ func TestDecodeFeedback(t *testing.T) {
 		wantKey string
 		wantErr string
 	}{
-		{"a verdict with an id is keyed by it", `{"id":"fb-1","alert_id":"fa_1","sender_hash":"v1:ab","verdict":"fraud"}`, "id:fb-1", ""},
-		{"without an id the alert and verdict key it", `{"alert_id":"fa_1","sender_hash":"v1:ab","verdict":" Legit "}`, "alert:fa_1/legit", ""},
-		{"unsure is a valid verdict", `{"alert_id":"fa_1","verdict":"unsure"}`, "alert:fa_1/unsure", ""},
+		{"a verdict with an id is keyed by it", `{"id":"fb-1","alert_id":"fa_1","sender_hash":"v1:0123456789abcdef0123456789abcdef","verdict":"fraud"}`, "id:fb-1", ""},
+		{"without an id the alert and verdict key it", `{"alert_id":"fa_1","sender_hash":"v1:0123456789abcdef0123456789abcdef","verdict":" Legit ","ts":"2026-11-26T10:00:00Z"}`, "alert:fa_1/legit/2026-11-26T10:00:00Z", ""},
+		{"a raw number as sender hash is an error, never a Redis key", `{"alert_id":"fa_1","sender_hash":"+79161234567","verdict":"fraud"}`, "", `field "sender_hash": not a sender hash`},
+		{"unsure is a valid verdict", `{"alert_id":"fa_1","verdict":"unsure"}`, "alert:fa_1/unsure/0001-01-01T00:00:00Z", ""},
 		{"an unknown verdict is an error", `{"alert_id":"fa_1","verdict":"maybe"}`, "", `field "verdict": "maybe": want fraud, legit or unsure`},
 		{"a missing alert id is an error", `{"verdict":"fraud"}`, "", `field "alert_id": missing (required)`},
 		{"not JSON is an error", `fraud!`, "", "not a JSON feedback object"},
