@@ -134,9 +134,11 @@ func TestWrittenModelReadsBackIdentically(t *testing.T) {
 	if _, ok := r.TrainedOn("ffff"); ok {
 		t.Error("TrainedOn reports a file that was not trained on")
 	}
-	for _, bad := range []string{"/Users/", "/home/", "/work/", "time", "date"} {
+	// No JSON string may start with "/" (an absolute path of the
+	// training machine), and no key may name a time or date.
+	for _, bad := range []string{"/", "time", "date"} {
 		if bytes.Contains(b, []byte(`"`+bad)) {
-			t.Errorf("the model file contains %q: no paths or timestamps", bad)
+			t.Errorf("the model file contains a string starting with %q: no paths or timestamps", bad)
 		}
 	}
 }
