@@ -139,6 +139,9 @@ func TestCampaignFromRotatingNumbersSharesOneID(t *testing.T) {
 	if got[0].Alert.Campaign != "" {
 		t.Errorf("the first message named campaign %q before any other sender or employee got the text", got[0].Alert.Campaign)
 	}
+	if tid := got[0].Alert.TextID; tid == "" || !ids[tid] {
+		t.Errorf("the first message's text id %q is not the campaign's %v: triage could not file it under the campaign", tid, ids)
+	}
 }
 
 func TestSOCVerdictsChangeTheNextScore(t *testing.T) {

@@ -361,6 +361,7 @@ func (e *Engine) alert(ev *models.Event, senderHash string, snap models.Snapshot
 		Reasons:        v.Reasons,
 		Advice:         cur.Rules.Advice(v.Categories, e.lines),
 		Campaign:       campaignOf(snap),
+		TextID:         snap.Campaign,
 		FirstContact:   senderHash != "" && snap.PairEvents == 1,
 		Stale:          stale,
 		NotifyEmployee: !stale,

@@ -37,6 +37,11 @@ type Alert struct {
 	Reasons    []Reason   `json:"reasons"`
 	Advice     Advice     `json:"advice"`
 	Campaign   string     `json:"campaign,omitempty"`
+	// TextID is the campaign id of the alert's text whether or not it has
+	// become a campaign yet (Campaign is set only once the text reached a
+	// second number or employee). Triage uses it to file a campaign's
+	// first message, which carries no Campaign, under the campaign.
+	TextID string `json:"text_id,omitempty"`
 	// FirstContact is true when this was the sender's first event to
 	// this employee: nothing earlier vouches for the number.
 	FirstContact bool `json:"first_contact"`
