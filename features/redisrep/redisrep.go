@@ -291,24 +291,30 @@ func Dial(ctx context.Context, opts Options, cfg Config) (*Store, error) {
 // batch a round trip.
 func (s *Store) LoadScript(ctx context.Context) error {
 	s.roundTrips.Add(1)
-	// A pipeline on a cluster client sends a keyless command to one node
-	// only; each master needs the scripts, so they go to all, in parallel.
-	if cc, ok := s.client.(*redis.ClusterClient); ok {
+	return loadScripts(ctx, s.client, scripts[:], s.shas[:])
+}
+
+// loadScripts loads srcs (SCRIPT LOAD) and checks that Redis names them
+// by shas. A pipeline on a cluster client sends a keyless command to one
+// node only; each master needs the scripts, so on a cluster they go to
+// every master, one pipeline each, in parallel.
+func loadScripts(ctx context.Context, client redis.UniversalClient, srcs, shas []string) error {
+	if cc, ok := client.(*redis.ClusterClient); ok {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			if err := s.loadScripts(ctx, node); err != nil {
+			if err := loadScriptsOn(ctx, node, srcs, shas); err != nil {
 				return fmt.Errorf("%w (node %s)", err, node.Options().Addr)
 			}
 			return nil
 		})
 	}
-	return s.loadScripts(ctx, s.client)
+	return loadScriptsOn(ctx, client, srcs, shas)
 }
 
-// loadScripts loads the scripts on the node c talks to, in one pipeline.
-func (s *Store) loadScripts(ctx context.Context, c interface{ Pipeline() redis.Pipeliner }) error {
+// loadScriptsOn loads srcs on the node c talks to, in one pipeline.
+func loadScriptsOn(ctx context.Context, c interface{ Pipeline() redis.Pipeliner }, srcs, shas []string) error {
 	pipe := c.Pipeline()
-	cmds := make([]*redis.StringCmd, numScripts)
-	for i, src := range scripts {
+	cmds := make([]*redis.StringCmd, len(srcs))
+	for i, src := range srcs {
 		cmds[i] = pipe.ScriptLoad(ctx, src)
 	}
 	// A failed connection (refused AUTH, TLS) may leave the commands
@@ -322,8 +328,8 @@ func (s *Store) loadScripts(ctx context.Context, c interface{ Pipeline() redis.P
 		if err != nil {
 			return fmt.Errorf("redisrep: loading script: %w", err)
 		}
-		if sha != s.shas[i] {
-			return fmt.Errorf("redisrep: loading script: server returned digest %s, want %s", sha, s.shas[i])
+		if sha != shas[i] {
+			return fmt.Errorf("redisrep: loading script: server returned digest %s, want %s", sha, shas[i])
 		}
 	}
 	return nil
