@@ -21,7 +21,8 @@ package redisrep
 //	                              "a:<len(incident id)>:<incident id><alert id>"
 //
 // Every key written gets PEXPIRE Retention, so a record lives Retention
-// after its last write. Members of the shared index, silences hash and
+// after its last write; the silences hash lives Retention after the end of
+// its longest silence, and w files a silence under its end. Members of the shared index, silences hash and
 // alert lists cannot expire on their own: each commit removes the members
 // that w says were last written more than Retention ago (at most 256 per
 // commit, so a backlog is worked off over several commits). The wall
@@ -72,7 +73,7 @@ type TriageConfig struct {
 	// Retention is how long every record (incident, alert, group pointer,
 	// silence, counter, audit entry) is kept after its last write. At
 	// least 1h, at most a year; default DefaultTriageRetention. A silence
-	// meant to last longer than Retention must be rewritten within it.
+	// is kept Retention after it ends, however long it lasts.
 	Retention time.Duration
 }
 
@@ -109,7 +110,7 @@ func (c TriageConfig) Validate() error {
 // prefix, the number of incidents, groups, silences, counters and audit
 // entries, has alert (0|1), the alert's JSON, event time (ms), id and
 // w member; then per incident: id, previous version, version, JSON,
-// LastSeen (ms); per group: incident id; per silence: id, JSON; per
+// LastSeen (ms); per group: incident id; per silence: id, JSON, EndsAt (ms); per
 // counter: field, by; per audit entry: At (ms), JSON.
 const commitScript = `
 local now, ret, cutoff = ARGV[1], ARGV[2], tonumber(ARGV[3])
@@ -149,12 +150,14 @@ for i = 1, ng do
 end
 a = a + ng
 for i = 1, ns do
-  local o = a + (i - 1) * 2
+  local o = a + (i - 1) * 3
   redis.call('HSET', KEYS[3], ARGV[o], ARGV[o + 1])
-  redis.call('ZADD', w, now, 's:' .. ARGV[o])
+  local keep = math.max(tonumber(now), tonumber(ARGV[o + 2]))
+  redis.call('ZADD', w, keep, 's:' .. ARGV[o])
+  local ttl = keep - tonumber(now) + tonumber(ret)
+  if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
 end
-if ns > 0 then redis.call('PEXPIRE', KEYS[3], ret) end
-a = a + ns * 2
+a = a + ns * 3
 local kc = kg + ng
 for i = 1, nc do
   local o = a + (i - 1) * 2
@@ -400,7 +403,9 @@ func (s *TriageStore) commitArgs(c triage.Change) ([]string, []any, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("encoding silence %q: %w", sl.ID, err)
 		}
-		args = append(args, sl.ID, string(j))
+		// A silence is kept Retention after it ends, not after it was
+		// written: one longer than Retention must not vanish while active.
+		args = append(args, sl.ID, string(j), ms(sl.EndsAt))
 	}
 	for _, ca := range c.Counters {
 		keys = append(keys, s.base+"c:"+ca.Key)

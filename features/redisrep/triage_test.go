@@ -3,6 +3,7 @@ package redisrep_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,6 +147,37 @@ func TestTriageKeysExpireWithinRetention(t *testing.T) {
 		if ttl <= 0 || ttl > retention {
 			t.Errorf("key %q has TTL %v, want within (0, %v]", k, ttl, retention)
 		}
+	}
+}
+
+func TestTriageKeepsASilenceLongerThanRetentionUntilItEnds(t *testing.T) {
+	ctx := context.Background()
+	client := redisClient(t)
+	const retention = 2 * time.Hour
+	s, prefix := newTriage(t, client, redisrep.TriageConfig{Retention: retention})
+	long := models.Silence{ID: "sil-long", Matchers: []models.Matcher{{Name: models.MatchEmployee, Value: "emp-1"}},
+		StartsAt: time.Now(), EndsAt: time.Now().Add(10 * retention)}
+	if err := s.Commit(ctx, triage.Change{Silences: []models.Silence{long}}); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := client.PTTL(ctx, prefix+":{triage}:silences").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl < 10*retention {
+		t.Fatalf("the silences hash expires in %v, before the silence ends (%v)", ttl, 10*retention)
+	}
+	// Commits after Retention (by the store's clock) do not trim it.
+	redisrep.SetTriageClock(s, func() time.Time { return time.Now().Add(3 * retention) })
+	if err := s.Commit(ctx, fullChange("later")); err != nil {
+		t.Fatal(err)
+	}
+	sils, err := s.Silences(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(sils, func(x models.Silence) bool { return x.ID == long.ID }) {
+		t.Fatal("an active silence was trimmed as if it had outlived Retention")
 	}
 }
 
