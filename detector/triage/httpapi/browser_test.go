@@ -1,0 +1,285 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"fraudwatch/models"
+)
+
+// chromiumPath finds a Chromium to drive. Without one the test skips,
+// unless FW_REQUIRE_BROWSER=1 (CI), where it fails.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{os.Getenv("FW_CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("FW_REQUIRE_BROWSER") == "1" {
+		t.Fatal("no chromium binary found (tried $FW_CHROMIUM, chromium, chromium-browser, google-chrome) and FW_REQUIRE_BROWSER=1: install Debian's chromium")
+	}
+	t.Skip("no chromium binary found: install Debian's chromium (apt-get install chromium) to run the console end to end; FW_REQUIRE_BROWSER=1 makes this a failure")
+	return ""
+}
+
+// browser starts a headless Chromium with a laptop-sized window and
+// returns a tab context, and the messages the page writes to its console.
+func browser(t *testing.T) (context.Context, func() []chromedp.ConsoleMessage) {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // start the browser
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	var mu sync.Mutex
+	var msgs []chromedp.ConsoleMessage
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			msgs = append(msgs, m)
+			mu.Unlock()
+		}
+	}()
+	// A bound on a hung browser, not a speed requirement.
+	tctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(cancelT)
+	return tctx, func() []chromedp.ConsoleMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]chromedp.ConsoleMessage(nil), msgs...)
+	}
+}
+
+// TestTheConsoleEndToEnd drives the console in a real headless Chromium
+// against the real triage service: sign in, see the queue, open an
+// incident, acknowledge and resolve it as fraud (the verdict reaches the
+// feedback sink), silence a sender from its incident, read the rule
+// statistics and, as an admin, the audit log. With FW_SCREENSHOTS=<dir>
+// it saves a screenshot of each page there.
+func TestTheConsoleEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: no browser")
+	}
+	e := newEnv(t)
+	m, ev, _ := seed(t, e)
+	cids := e.ingest(t, campaignAlerts()...)
+	campaign := cids[len(cids)-1]
+	ctx, console := browser(t)
+	shots := os.Getenv("FW_SCREENSHOTS")
+	shot := func(name string) {
+		t.Helper()
+		if shots == "" {
+			return
+		}
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row := func(id string) chromedp.CSS { return chromedp.CSS(`table#queue tr[data-incident-id="` + id + `"]`) }
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel chromedp.CSS) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.TextContent(sel))
+		if err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+	until := func(what, js string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if _, err := chromedp.Poll[chromedp.Void](js)(ctx, tg); err != nil {
+				return fmt.Errorf("waiting until %s: %w", what, err)
+			}
+			return nil
+		})
+	}
+
+	do("signing in",
+		chromedp.EmulateViewport(1366, 768),
+		chromedp.Navigate(e.srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), analystToken),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(row(m)),
+		chromedp.WaitVisible(row(campaign)),
+	)
+	if s := text(row(m) + " td.status"); s != "open" {
+		t.Fatalf("queue status of %s: %q, want open", m, s)
+	}
+	shot("queue")
+
+	do("opening the incident",
+		chromedp.Click(row(m)+" button"),
+		chromedp.WaitVisible(chromedp.ID("detail")),
+		until("the detail shows 2 alerts", `document.querySelector("#detail-alert-count").textContent === "2"`),
+	)
+	if s := text("#detail-status"); s != "open" {
+		t.Errorf("detail status %q", s)
+	}
+	// The evidence "<img src=x onerror=…>" is attacker text: shown, not parsed.
+	xss, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#timeline img") === null && document.querySelector("#timeline").textContent.includes("<img src=x onerror=alert(1)>")`))
+	if err != nil || !xss {
+		t.Errorf("the evidence is not rendered as plain text (%v)", err)
+	}
+	shot("detail")
+
+	do("acknowledging",
+		chromedp.Click(chromedp.ID("ack")),
+		until("the detail says acknowledged", `document.querySelector("#detail-status").textContent === "acknowledged"`),
+		until("the queue says acknowledged", `(document.querySelector('table#queue tr[data-incident-id="`+m+`"] td.status') || {}).textContent === "acknowledged"`),
+	)
+	do("resolving as fraud",
+		chromedp.SetValue(chromedp.ID("verdict"), "fraud"),
+		chromedp.SendKeys(chromedp.ID("resolve-comment"), "asked for the SMS code"),
+		chromedp.Click(chromedp.ID("resolve")),
+		until("the result says resolved", `document.querySelector("#resolve-result").textContent.startsWith("Resolved as fraud")`),
+		until("the detail says resolved", `document.querySelector("#detail-status").textContent === "resolved"`),
+	)
+	d, err := e.tr.Detail(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Incident.Status != models.StatusResolved || d.Incident.Resolution.Verdict != "fraud" || d.Incident.Resolution.Analyst != "soc-anna" || d.Incident.Resolution.Comment != "asked for the SMS code" {
+		t.Errorf("stored incident %+v", d.Incident)
+	}
+	if recs := e.feedback.records(); len(recs) != 2 || recs[0].Verdict != "fraud" || recs[0].SenderHash != hash(mallory) {
+		t.Errorf("feedback records %+v, want two fraud verdicts on mallory", recs)
+	}
+
+	do("moving in the queue with j and opening with Enter",
+		until("the resolved incident leaves the queue", `document.querySelector('table#queue tr[data-incident-id="`+m+`"]') === null`),
+		chromedp.KeyEvent("j"),
+		until("a row is selected", `document.querySelector("table#queue tr.selected") !== null`),
+		chromedp.KeyEvent("\r"),
+		until("the selected row is open", `location.hash === "#queue/" + document.querySelector("table#queue tr.selected").dataset.incidentId`),
+	)
+
+	do("silencing a sender from its incident",
+		chromedp.Click(row(ev)+" button"),
+		until("eve's incident is open", `location.hash === "#queue/`+ev+`" && document.querySelector("#detail-group").textContent === "sender:`+hash(eve)+`"`),
+		chromedp.Click(chromedp.ID("silence-sender")),
+		chromedp.WaitVisible(chromedp.ID("silence-form")),
+		until("the matcher is prefilled", `document.querySelector("#matchers .matcher input").value === "`+hash(eve)+`"`),
+		chromedp.Click(chromedp.ID("silence-submit")),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-silence-id]`)),
+	)
+	sils, err := e.tr.Silences(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sils) != 1 || sils[0].Matchers[0] != (models.Matcher{Name: models.MatchSenderHash, Value: hash(eve)}) || sils[0].CreatedBy != "soc-anna" || sils[0].Comment != "Judged in "+ev {
+		t.Errorf("silences %+v", sils)
+	}
+	shot("silences")
+
+	do("reading the rule statistics",
+		chromedp.Click(chromedp.ID("nav-rules")),
+		chromedp.WaitVisible(chromedp.CSS(`table#rule-stats tr[data-rule="credential.sms_code"]`)),
+	)
+	if s := text(`table#rule-stats tr[data-rule="credential.sms_code"]`); !strings.Contains(s, "100.0 %") {
+		t.Errorf("credential.sms_code row %q, want a precision of 100.0 %%", s)
+	}
+	shot("rules")
+
+	do("reading the audit log as an admin",
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), adminToken),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("nav-audit")),
+		chromedp.Click(chromedp.ID("nav-audit")),
+		chromedp.WaitVisible(chromedp.CSS(`table#audit tr[data-audit-id]`)),
+		until("three entries", `document.querySelectorAll("table#audit tr[data-audit-id]").length === 3`),
+	)
+	if s := text(`table#audit tbody`); !strings.Contains(s, "incident.acknowledge") || !strings.Contains(s, "incident.resolve") || !strings.Contains(s, "silence.create") {
+		t.Errorf("audit table %q", s)
+	}
+	shot("audit")
+
+	t.Run("a viewer sees the queue and cannot act", func(t *testing.T) {
+		do("signing in as a viewer",
+			chromedp.Click(chromedp.ID("logout")),
+			chromedp.WaitVisible(chromedp.ID("token")),
+			chromedp.SendKeys(chromedp.ID("token"), viewerToken),
+			chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(row(campaign)),
+			chromedp.Click(row(campaign)+" button"),
+			until("the campaign shows the incidents it covers", `document.querySelectorAll("#detail-covered li").length >= 1`),
+		)
+		shot("campaign")
+		hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#nav-audit").hidden && document.querySelector("#ack").disabled && document.querySelector("#resolve").disabled && document.querySelector("#silence-form").hidden`))
+		if err != nil || !hidden {
+			t.Errorf("a viewer sees the audit link or enabled actions (%v)", err)
+		}
+	})
+
+	for _, msg := range console() {
+		if msg.IsException() || strings.Contains(msg.Text, "Content Security Policy") || strings.Contains(msg.Text, "Refused to") {
+			t.Errorf("browser console: %s", msg)
+		}
+	}
+}
+
+// campaignAlerts are one text from three numbers to three employees: a
+// campaign incident covering the first sender's incident.
+func campaignAlerts() []models.Alert {
+	var out []models.Alert
+	for i, sender := range []string{"+79260000001", "+79260000002", "+79260000003"} {
+		a := alert(fmt.Sprintf("c%d", i), sender, fmt.Sprintf("emp-%d", 10+i), 20+i, models.SeverityHigh, models.CategoryImpersonation, "impersonation.bank_security", "Служба безопасности банка: ваш счёт заблокирован")
+		a.TextID = "cmp_7f31"
+		if i > 0 {
+			a.Campaign = "cmp_7f31"
+			a.Categories = append(a.Categories, models.CategoryCampaign)
+		}
+		out = append(out, a)
+	}
+	return out
+}
