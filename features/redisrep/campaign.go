@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -186,4 +187,24 @@ func (s *Store) ApplyFeedback(ctx context.Context, fbs []models.Feedback) error 
 		return fmt.Errorf("redisrep: feedback batch of %d: %w", len(fbs), err)
 	}
 	return nil
+}
+
+// Reports returns the SOC's fraud reports and false positives counted for
+// a sender, and whether it is allowlisted now: what verdicts have changed.
+// It reads only; tools and tests use it to check that a verdict arrived.
+func (s *Store) Reports(ctx context.Context, senderHash string) (fraud, falsePositives int64, allowlisted bool, err error) {
+	base := s.prefix + "{" + hashTag(senderHash) + "}:"
+	pipe := s.client.Pipeline()
+	counts := pipe.HMGet(ctx, base+"c", "fr", "fp")
+	allow := pipe.Exists(ctx, base+"allow")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return 0, 0, false, fmt.Errorf("redisrep: reading the reports of a sender: %w", err)
+	}
+	num := func(v any) int64 {
+		str, _ := v.(string)
+		n, _ := strconv.ParseInt(str, 10, 64)
+		return n
+	}
+	vals := counts.Val()
+	return num(vals[0]), num(vals[1]), allow.Val() == 1, nil
 }

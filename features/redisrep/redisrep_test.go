@@ -440,3 +440,38 @@ func BenchmarkObserveBatch(b *testing.B) {
 	e := newEnv(b, redisrep.Config{})
 	reptest.Bench(b, e.Store)
 }
+
+func TestReportsReadsWhatVerdictsChanged(t *testing.T) {
+	e := newEnv(t, redisrep.Config{})
+	ctx := context.Background()
+	const h = "v1:0123456789abcdef0123456789abcdef"
+	read := func() (int64, int64, bool) {
+		t.Helper()
+		fr, fp, allow, err := e.Reports(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fr, fp, allow
+	}
+	if fr, fp, allow := read(); fr != 0 || fp != 0 || allow {
+		t.Fatalf("an unknown sender: %d, %d, %v", fr, fp, allow)
+	}
+	steps := []struct {
+		fb          models.Feedback
+		fr, fp      int64
+		allowlisted bool
+	}{
+		{models.Feedback{ID: "a", SenderHash: h, Verdict: models.FeedbackFraud}, 1, 0, false},
+		{models.Feedback{ID: "a", SenderHash: h, Verdict: models.FeedbackFraud}, 1, 0, false}, // redelivered
+		{models.Feedback{ID: "b", SenderHash: h, Verdict: models.FeedbackLegit, AllowFor: time.Hour}, 1, 1, true},
+		{models.Feedback{ID: "c", SenderHash: h, Verdict: models.FeedbackFraud}, 2, 1, false},
+	}
+	for i, s := range steps {
+		if err := e.ApplyFeedback(ctx, []models.Feedback{s.fb}); err != nil {
+			t.Fatal(err)
+		}
+		if fr, fp, allow := read(); fr != s.fr || fp != s.fp || allow != s.allowlisted {
+			t.Fatalf("after verdict %d: fraud %d, false positives %d, allowlisted %v; want %d, %d, %v", i, fr, fp, allow, s.fr, s.fp, s.allowlisted)
+		}
+	}
+}
