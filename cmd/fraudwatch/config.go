@@ -30,6 +30,7 @@ type Config struct {
 	Log      LogConfig      `yaml:"log"`
 	Ingest   IngestConfig   `yaml:"ingest"` // `fraudwatch ingest` only; see ingest.go
 	Reload   ReloadConfig   `yaml:"reload"` // rule, lexicon and model reloads in `run`; see reload.go
+	Triage   TriageConfig   `yaml:"triage"` // `fraudwatch triage` only; see triage.go
 }
 
 // KafkaConfig names the brokers, topics and consumer group.
@@ -116,6 +117,7 @@ func DefaultConfig() Config {
 		Log:      LogConfig{Level: "info", Format: "json"},
 		Ingest:   defaultIngestConfig(),
 		Reload:   defaultReloadConfig(),
+		Triage:   defaultTriageConfig(),
 	}
 }
 
@@ -301,7 +303,11 @@ type EnvVar struct {
 func collectEnv(t reflect.Type, prefix string, out *[]EnvVar) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		path := prefix + f.Tag.Get("yaml")
+		name := f.Tag.Get("yaml")
+		if name == "-" { // an env-only field: named after the file setting it adds to
+			name = f.Tag.Get("envpath")
+		}
+		path := prefix + name
 		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
 			collectEnv(f.Type, path+".", out)
 			continue

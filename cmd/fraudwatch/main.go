@@ -25,6 +25,7 @@ Usage:
   fraudwatch eval  --data FILE [flags]          precision/recall per file, category and rule on labelled rows
   fraudwatch train --data FILE --out PATH       learn the text model from labelled rows
   fraudwatch ingest [--config FILE]             WhatsApp Business Platform webhook → inbound topic
+  fraudwatch triage [--config FILE]             SOC incidents, silences, verdicts: web console and API
   fraudwatch probe URL                          exit 0 when URL answers 200 (container healthchecks)
   fraudwatch bench [--embedded] [-n N] [--rate R] end-to-end load: rate, latency, outcomes
 
@@ -82,6 +83,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		err = cmdTrain(rest, stdout, stderr)
 	case "ingest":
 		err = cmdIngest(ctx, rest, stderr)
+	case "triage":
+		err = cmdTriage(ctx, rest, stderr)
 	case "probe":
 		err = cmdProbe(ctx, rest, stdout, stderr)
 	case "bench":

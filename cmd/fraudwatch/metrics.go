@@ -12,6 +12,7 @@ import (
 	"fraudwatch/detector"
 	"fraudwatch/detector/ingest"
 	"fraudwatch/detector/kafkaio"
+	"fraudwatch/detector/triage"
 	"fraudwatch/models"
 )
 
@@ -213,4 +214,115 @@ func withMetrics(h, metrics http.Handler) http.Handler {
 	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", h)
 	return mux
+}
+
+// triageMetrics are the series of `fraudwatch triage`: the SOC's backlog
+// and how fast it is worked.
+type triageMetrics struct {
+	reg           *prometheus.Registry
+	alerts        *prometheus.CounterVec
+	acknowledge   prometheus.Histogram
+	resolve       prometheus.Histogram
+	verdicts      *prometheus.CounterVec
+	notifications *prometheus.CounterVec
+}
+
+// socBuckets run from a minute to a week: SOC response times.
+var socBuckets = []float64{60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600}
+
+// newTriageMetrics builds the registry; open counts the open incidents
+// by severity at scrape time, lag is the alerts consumer's lag.
+func newTriageMetrics(open func(context.Context) (map[models.Severity]int, error), lag func() (int64, bool)) *triageMetrics {
+	m := &triageMetrics{
+		reg: prometheus.NewRegistry(),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudwatch_triage_alerts_total",
+			Help: "Alerts read from the alerts topic, by outcome (stored, silenced: stored but not raised, duplicate: a redelivery).",
+		}, []string{"outcome"}),
+		acknowledge: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fraudwatch_triage_time_to_acknowledge_seconds",
+			Help:    "Time from an incident's creation to its acknowledgement.",
+			Buckets: socBuckets,
+		}),
+		resolve: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "fraudwatch_triage_time_to_resolve_seconds",
+			Help:    "Time from an incident's creation to its verdict.",
+			Buckets: socBuckets,
+		}),
+		verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudwatch_triage_verdicts_total",
+			Help: "Alerts given a verdict, by rule that fired on them and verdict (fraud, legit, unsure): the live precision of each rule.",
+		}, []string{"rule", "verdict"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudwatch_triage_notifications_total",
+			Help: "Incidents raised, by reason (new, update, repeat).",
+		}, []string{"reason"}),
+	}
+	for _, o := range []string{"stored", "silenced", "duplicate"} {
+		m.alerts.WithLabelValues(o)
+	}
+	lagGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fraudwatch_triage_consumer_lag",
+		Help: "Alerts behind the end of the partition fetched last (0 while not consuming).",
+	}, func() float64 {
+		n, _ := lag()
+		return float64(n)
+	})
+	m.reg.MustRegister(m.alerts, m.acknowledge, m.resolve, m.verdicts, m.notifications, lagGauge,
+		&openIncidentsCollector{open: open},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// observer feeds triage's measurements into the series.
+func (m *triageMetrics) observer() triage.Observer {
+	return triage.Observer{
+		AlertStored: func(silenced, duplicate bool) {
+			switch {
+			case duplicate:
+				m.alerts.WithLabelValues("duplicate").Inc()
+			case silenced:
+				m.alerts.WithLabelValues("silenced").Inc()
+			default:
+				m.alerts.WithLabelValues("stored").Inc()
+			}
+		},
+		Acknowledged: func(after time.Duration) { m.acknowledge.Observe(after.Seconds()) },
+		Resolved: func(after time.Duration, verdict string, rules map[string]int) {
+			m.resolve.Observe(after.Seconds())
+			for rule, n := range rules {
+				m.verdicts.WithLabelValues(rule, verdict).Add(float64(n))
+			}
+		},
+		Notified: func(reason string) { m.notifications.WithLabelValues(reason).Inc() },
+	}
+}
+
+func (m *triageMetrics) httpHandler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// openIncidentsCollector reads the open incidents from the store at
+// scrape time, so that every triage instance reports the same backlog.
+type openIncidentsCollector struct {
+	open func(context.Context) (map[models.Severity]int, error)
+}
+
+var openIncidentsDesc = prometheus.NewDesc("fraudwatch_triage_open_incidents",
+	"Incidents in the queue not yet resolved (open or acknowledged; covered and fully silenced ones excluded), by severity.",
+	[]string{"severity"}, nil)
+
+func (c *openIncidentsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- openIncidentsDesc }
+
+func (c *openIncidentsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.open(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(openIncidentsDesc, err)
+		return
+	}
+	for s := models.SeverityLow; s <= models.SeverityCritical; s++ {
+		ch <- prometheus.MustNewConstMetric(openIncidentsDesc, prometheus.GaugeValue, float64(counts[s]), s.String())
+	}
 }

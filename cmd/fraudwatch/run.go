@@ -134,7 +134,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 			// rotation. The reader starts once the topic exists (a group
 			// reader on a missing topic only churns); the operator
 			// learns of the wait here.
-			if !waitForTopic(runCtx, feedback, cfg.Kafka.FeedbackTopic, logger) {
+			if !waitForTopic(runCtx, feedback, cfg.Kafka.FeedbackTopic, "SOC verdicts are applied", logger) {
 				return
 			}
 			if err := feedback.Run(runCtx); err != nil {
@@ -249,18 +249,19 @@ func newFeedbackConsumer(cfg Config, detection kafkaio.Config, p *pipeline, logg
 
 // waitForTopic polls c.Ready until its topic can be read, logging the
 // first failure, and reports whether it can (false when ctx ended first).
-func waitForTopic(ctx context.Context, c *kafkaio.Consumer, topic string, logger *slog.Logger) bool {
+// purpose says in the log what waits for the topic.
+func waitForTopic(ctx context.Context, c *kafkaio.Consumer, topic, purpose string, logger *slog.Logger) bool {
 	wait := time.Second
 	for logged := false; ; {
 		err := c.Ready()
 		if err == nil {
 			if logged {
-				logger.Info("feedback topic readable; applying SOC verdicts", "topic", topic)
+				logger.Info("topic readable; "+purpose, "topic", topic)
 			}
 			return true
 		}
 		if !logged {
-			logger.Warn("feedback topic not readable yet; SOC verdicts wait for it", "topic", topic, "err", err)
+			logger.Warn("topic not readable yet; nothing is lost, but no "+purpose+" until it is", "topic", topic, "err", err)
 			logged = true
 		}
 		select {

@@ -197,6 +197,14 @@ func redact(v reflect.Value) {
 		switch {
 		case f.Type.Kind() == reflect.Struct:
 			redact(fv)
+		case fv.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct && fv.Len() > 0:
+			// A copy: the caller's configuration keeps its secrets.
+			cp := reflect.MakeSlice(f.Type, fv.Len(), fv.Len())
+			reflect.Copy(cp, fv)
+			fv.Set(cp)
+			for j := 0; j < cp.Len(); j++ {
+				redact(cp.Index(j))
+			}
 		case f.Tag.Get("secret") == "true" && fv.Kind() == reflect.String && fv.String() != "":
 			fv.SetString("<redacted>")
 		}

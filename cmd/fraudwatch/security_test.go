@@ -18,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"fraudwatch/detector/kafkaio"
+	"fraudwatch/detector/triage"
+	"fraudwatch/detector/triage/httpapi"
 	"fraudwatch/features/redisrep"
 	"fraudwatch/internal/testredis"
 	"fraudwatch/models"
@@ -141,6 +143,10 @@ func TestTheConfigurationNeverPrintsASecret(t *testing.T) {
 				walk(f.Type, p+".")
 				continue
 			}
+			if f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct {
+				walk(f.Type.Elem(), p+"[].")
+				continue
+			}
 			name := strings.ToLower(f.Name)
 			if (strings.Contains(name, "password") || strings.Contains(name, "secret") || strings.Contains(name, "token")) && f.Tag.Get("secret") != "true" {
 				untagged = append(untagged, p)
@@ -172,6 +178,9 @@ func TestTheConfigurationNeverPrintsASecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tokens in the file are a list: each element is redacted too.
+	secrets["triage.tokens[0].token"] = "file-token-value-0123456789"
+	cfg.Triage.Tokens = []httpapi.Token{{Name: "soc-anna", Role: triage.RoleAnalyst, Token: secrets["triage.tokens[0].token"]}}
 	var jsonLog, textLog bytes.Buffer
 	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("config", "config", cfg)
 	slog.New(slog.NewTextHandler(&textLog, nil)).Info("config", "config", cfg)
@@ -193,7 +202,7 @@ func TestTheConfigurationNeverPrintsASecret(t *testing.T) {
 			t.Errorf("%s should show the settings that are not secret and mark the redacted ones:\n%s", form, out)
 		}
 	}
-	if cfg.HMAC.Secret != secrets["FRAUDWATCH_HMAC_SECRET"] {
+	if cfg.HMAC.Secret != secrets["FRAUDWATCH_HMAC_SECRET"] || cfg.Triage.Tokens[0].Token != secrets["triage.tokens[0].token"] {
 		t.Error("Redacted changed the configuration it was called on")
 	}
 }

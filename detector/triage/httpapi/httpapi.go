@@ -37,7 +37,7 @@ const (
 type Token struct {
 	Name  string      `yaml:"name"`
 	Role  triage.Role `yaml:"role"`
-	Token string      `yaml:"token"`
+	Token string      `yaml:"token" secret:"true"`
 }
 
 // Config configures a Server. Zero fields take the defaults.
