@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -30,13 +31,24 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("verbose", false, "log the consumer's progress to stderr")
 	timeout := fs.Duration("timeout", 90*time.Second, "give up if the demo has not finished after this long")
+	triageAddr := fs.String("triage", "", "after the replay, serve the SOC console and API on `ADDR` (e.g. 127.0.0.1:8090) until Ctrl-C: the fixtures' alerts as incidents")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: fraudwatch demo [--verbose]\n\nStarts an in-process Kafka broker and Redis, produces the fixture events (and a few broken records)\nto the inbound topic, runs the real consumer path, prints every alert read back from the alerts topic\nand a summary. Nothing to install.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: fraudwatch demo [--verbose] [--triage ADDR]\n\nStarts an in-process Kafka broker and Redis, produces the fixture events (and a few broken records)\nto the inbound topic, runs the real consumer path, prints every alert read back from the alerts topic\nand a summary. Nothing to install.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var triageLn net.Listener
+	if *triageAddr != "" {
+		ln, err := net.Listen("tcp", *triageAddr)
+		if err != nil {
+			return fmt.Errorf("--triage %s: %w", *triageAddr, err)
+		}
+		defer ln.Close()
+		triageLn = ln
+	}
+	serveCtx := ctx
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	level := slog.LevelWarn
@@ -45,10 +57,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
-	const inbound, alertsTopic, dlqTopic = "whatsapp.inbound", "fraud.alerts", "whatsapp.inbound.dlq"
+	const inbound, alertsTopic, dlqTopic, feedbackTopic = "whatsapp.inbound", "fraud.alerts", "whatsapp.inbound.dlq", "fraud.feedback"
 	cluster, err := kfake.NewCluster(
 		kfake.NumBrokers(1),
-		kfake.SeedTopics(3, inbound, alertsTopic, dlqTopic),
+		kfake.SeedTopics(3, inbound, alertsTopic, dlqTopic, feedbackTopic),
 		kfake.GroupMinSessionTimeout(time.Second),
 	)
 	if err != nil {
@@ -187,9 +199,14 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintln(stdout)
 	mu.Lock()
-	defer mu.Unlock()
 	printDemoSummary(stdout, rows, alerts, outcomes)
-	return nil
+	mu.Unlock()
+	if triageLn == nil {
+		return nil
+	}
+	t := &demoTriage{conn: conn, redisAddr: redis.Addr(), p: p, logger: logger, Tokens: newDemoTokens(),
+		topics: demoTopics{inbound: inbound, alerts: alertsTopic, dlq: dlqTopic, feedback: feedbackTopic}}
+	return t.Run(serveCtx, triageLn, stdout)
 }
 
 // demoEvents returns the fixture rows and the raw records to produce: the
