@@ -21,6 +21,7 @@ var composeEnv = map[string]string{
 	"FRAUDWATCH_HMAC_SECRET":         "compose-test-secret-0123456789",
 	"FRAUDWATCH_INGEST_VERIFY_TOKEN": "compose-test-token",
 	"FRAUDWATCH_INGEST_APP_SECRET":   "compose-test-app-secret",
+	"FRAUDWATCH_TRIAGE_TOKENS":       "soc-anna:analyst:compose-test-token-0123",
 }
 
 // loadCompose loads docker-compose.yml the way `docker compose config`
