@@ -252,12 +252,20 @@ func startRun(t *testing.T, env map[string]string, timeout time.Duration) (ctx c
 		t.Setenv(v.Name, env[v.Name])
 	}
 	clearEmptyEnv(t)
+	return startCommand(t, "run", timeout)
+}
+
+// startCommand runs a fraudwatch command in the background with the
+// environment as it is. stop cancels it; done receives its exit status;
+// ctx ends after timeout.
+func startCommand(t *testing.T, command string, timeout time.Duration) (ctx context.Context, stop context.CancelFunc, done <-chan int, stderr *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	runCtx, stop := context.WithCancel(ctx)
 	t.Cleanup(stop)
 	stderr = &syncBuffer{}
 	ch := make(chan int, 1)
-	go func() { ch <- dispatch(runCtx, []string{"run"}, nil, &bytes.Buffer{}, stderr) }()
+	go func() { ch <- dispatch(runCtx, []string{command}, nil, &bytes.Buffer{}, stderr) }()
 	return ctx, stop, ch, stderr
 }
