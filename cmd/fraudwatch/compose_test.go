@@ -102,6 +102,7 @@ func TestComposeFileRunsKafkaInKRaftRedisAndBothCommands(t *testing.T) {
 	}{
 		{"run", "run", "FRAUDWATCH_HTTP_ADDR", "8080", map[string]string{"topics": types.ServiceConditionCompletedSuccessfully, "redis": types.ServiceConditionHealthy}},
 		{"ingest", "ingest", "FRAUDWATCH_INGEST_ADDR", "8081", map[string]string{"topics": types.ServiceConditionCompletedSuccessfully}},
+		{"triage", "triage", "FRAUDWATCH_TRIAGE_ADDR", "8090", map[string]string{"topics": types.ServiceConditionCompletedSuccessfully, "redis": types.ServiceConditionHealthy}},
 	}
 	root, _ := filepath.Abs("../..")
 	for _, tc := range cases {
@@ -176,6 +177,13 @@ func TestComposeEnvironmentMatchesTheConfigReference(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("ingest's environment in compose does not pass ingest's validation: %v", err)
+	}
+	triageCfg, err := readConfig("", envMap(envOf(service(t, p, "triage"))))
+	if err == nil {
+		err = validateTriageConfig(triageCfg)
+	}
+	if err != nil {
+		t.Errorf("triage's environment in compose does not pass triage's validation: %v", err)
 	}
 }
 
