@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -55,36 +53,11 @@ func TestConsoleResolvesAnIncidentEndToEnd(t *testing.T) {
 	sender := inc.Senders[0].Hash
 	before := s.fraudReports(t, sender)
 
-	shots := os.Getenv("FW_SCREENSHOTS")
-	shot := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("%s: %v\nbrowser console: %v", what, err, console())
 		}
-	}
-	until := func(what, js string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			if _, err := chromedp.Poll[chromedp.Void](js)(ctx, tg); err != nil {
-				return fmt.Errorf("waiting until %s: %w", what, err)
-			}
-			return nil
-		})
 	}
 	row := chromedp.CSS(`table#queue tr[data-incident-id="` + inc.ID + `"]`)
 
@@ -95,25 +68,25 @@ func TestConsoleResolvesAnIncidentEndToEnd(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("token"), s.tokens[triage.RoleAnalyst]),
 		chromedp.Click(chromedp.ID("login")),
 		chromedp.WaitVisible(row),
-		until("the row says open", `document.querySelector('table#queue tr[data-incident-id="`+inc.ID+`"] td.status').textContent === "open"`),
+		testbrowser.Until("the row says open", `document.querySelector('table#queue tr[data-incident-id="`+inc.ID+`"] td.status').textContent === "open"`),
 	)
-	shot("queue")
+	testbrowser.Screenshot(t, ctx, "queue")
 	do("opening the incident",
 		chromedp.Click(row+" button"),
 		chromedp.WaitVisible(chromedp.ID("detail")),
-		until("the detail is this incident", `location.hash === "#queue/`+inc.ID+`"`),
-		until("the detail says open", `document.querySelector("#detail-status").textContent === "open"`),
+		testbrowser.Until("the detail is this incident", `location.hash === "#queue/`+inc.ID+`"`),
+		testbrowser.Until("the detail says open", `document.querySelector("#detail-status").textContent === "open"`),
 	)
-	shot("detail")
+	testbrowser.Screenshot(t, ctx, "detail")
 	do("acknowledging",
 		chromedp.Click(chromedp.ID("ack")),
-		until("the detail says acknowledged", `document.querySelector("#detail-status").textContent === "acknowledged"`),
+		testbrowser.Until("the detail says acknowledged", `document.querySelector("#detail-status").textContent === "acknowledged"`),
 	)
 	do("resolving as fraud",
 		chromedp.SetValue(chromedp.ID("verdict"), "fraud"),
 		chromedp.SendKeys(chromedp.ID("resolve-comment"), "asked three employees for SMS codes"),
 		chromedp.Click(chromedp.ID("resolve")),
-		until("the detail says resolved", `document.querySelector("#detail-status").textContent === "resolved"`),
+		testbrowser.Until("the detail says resolved", `document.querySelector("#detail-status").textContent === "resolved"`),
 	)
 	s.waitFor(t, "the verdict to reach the sender's fraud counter in Redis", func() bool { return s.fraudReports(t, sender) > before })
 
@@ -125,7 +98,7 @@ func TestConsoleResolvesAnIncidentEndToEnd(t *testing.T) {
 		t.Fatalf("stored incident %+v", d.Incident)
 	}
 
-	if shots != "" {
+	if os.Getenv("FW_SCREENSHOTS") != "" {
 		// The remaining pages, with the fixtures' incidents, for the README.
 		var all triage.Page
 		s.call(t, triage.RoleViewer, http.MethodGet, "/api/incidents?limit=500", nil, &all)
@@ -133,15 +106,15 @@ func TestConsoleResolvesAnIncidentEndToEnd(t *testing.T) {
 			if c.Campaign != "" && len(c.Covers) > 0 && len(c.Senders) > 2 {
 				do("opening a campaign",
 					chromedp.Navigate(s.triageURL+"/#queue/"+c.ID),
-					until("the campaign shows what it covers", `document.querySelectorAll("#detail-covered li").length >= 1`))
-				shot("campaign")
+					testbrowser.Until("the campaign shows what it covers", `document.querySelectorAll("#detail-covered li").length >= 1`))
+				testbrowser.Screenshot(t, ctx, "campaign")
 				break
 			}
 		}
 		do("the silences page", chromedp.Click(chromedp.ID("nav-silences")), chromedp.WaitVisible(chromedp.ID("silence-form")))
-		shot("silences")
+		testbrowser.Screenshot(t, ctx, "silences")
 		do("the rule statistics", chromedp.Click(chromedp.ID("nav-rules")), chromedp.WaitVisible(chromedp.CSS(`table#rule-stats tbody tr`)))
-		shot("rules")
+		testbrowser.Screenshot(t, ctx, "rules")
 	}
 	for _, m := range console() {
 		if strings.Contains(strings.ToLower(m.Text), "error") || strings.Contains(m.Text, "Content Security Policy") {

@@ -255,6 +255,19 @@ func (o Options) Validate() error {
 	return nil
 }
 
+// client makes the go-redis client o describes: a single node, or a
+// cluster with two or more addresses or Cluster set.
+func (o Options) client() redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:         o.Addrs,
+		IsClusterMode: o.Cluster,
+		Username:      o.Username,
+		Password:      o.Password,
+		DB:            o.DB,
+		TLSConfig:     o.TLS,
+	})
+}
+
 // Dial connects to Redis (a single node or a cluster), loads the script
 // on every node and returns a Store that owns the client: Close closes
 // it. It fails if Redis cannot be reached before ctx ends.
@@ -265,14 +278,7 @@ func Dial(ctx context.Context, opts Options, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:         opts.Addrs,
-		IsClusterMode: opts.Cluster,
-		Username:      opts.Username,
-		Password:      opts.Password,
-		DB:            opts.DB,
-		TLSConfig:     opts.TLS,
-	})
+	client := opts.client()
 	s, err := New(client, cfg)
 	if err == nil {
 		s.owned = true

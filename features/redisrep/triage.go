@@ -256,14 +256,7 @@ func DialTriage(ctx context.Context, opts Options, cfg TriageConfig) (*TriageSto
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:         opts.Addrs,
-		IsClusterMode: opts.Cluster,
-		Username:      opts.Username,
-		Password:      opts.Password,
-		DB:            opts.DB,
-		TLSConfig:     opts.TLS,
-	})
+	client := opts.client()
 	s, err := NewTriage(client, cfg)
 	if err == nil {
 		s.owned = true

@@ -6,8 +6,10 @@ package testbrowser
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -85,3 +87,34 @@ func Start(t testing.TB) (context.Context, func() []chromedp.ConsoleMessage) {
 	}
 }
 
+// Until is an action that waits until the JavaScript expression js is
+// true in the page, saying what it waited for when it fails.
+func Until(what, js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := chromedp.Poll[chromedp.Void](js)(ctx, tg); err != nil {
+			return fmt.Errorf("waiting until %s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// Screenshot saves the page as <name>.png in the directory FW_SCREENSHOTS
+// names, and does nothing when it is unset: the README's screenshots are
+// made this way.
+func Screenshot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("FW_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,10 +1,7 @@
 package httpapi_test
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,23 +26,6 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	cids := e.ingest(t, campaignAlerts()...)
 	campaign := cids[len(cids)-1]
 	ctx, console := testbrowser.Start(t)
-	shots := os.Getenv("FW_SCREENSHOTS")
-	shot := func(name string) {
-		t.Helper()
-		if shots == "" {
-			return
-		}
-		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll(shots, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name+".png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	row := func(id string) chromedp.CSS { return chromedp.CSS(`table#queue tr[data-incident-id="` + id + `"]`) }
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -61,14 +41,6 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
-	until := func(what, js string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			if _, err := chromedp.Poll[chromedp.Void](js)(ctx, tg); err != nil {
-				return fmt.Errorf("waiting until %s: %w", what, err)
-			}
-			return nil
-		})
-	}
 
 	do("signing in",
 		chromedp.EmulateViewport(1366, 768),
@@ -82,12 +54,12 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	if s := text(row(m) + " td.status"); s != "open" {
 		t.Fatalf("queue status of %s: %q, want open", m, s)
 	}
-	shot("queue")
+	testbrowser.Screenshot(t, ctx, "queue")
 
 	do("opening the incident",
 		chromedp.Click(row(m)+" button"),
 		chromedp.WaitVisible(chromedp.ID("detail")),
-		until("the detail shows 2 alerts", `document.querySelector("#detail-alert-count").textContent === "2"`),
+		testbrowser.Until("the detail shows 2 alerts", `document.querySelector("#detail-alert-count").textContent === "2"`),
 	)
 	if s := text("#detail-status"); s != "open" {
 		t.Errorf("detail status %q", s)
@@ -97,19 +69,19 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	if err != nil || !xss {
 		t.Errorf("the evidence is not rendered as plain text (%v)", err)
 	}
-	shot("detail")
+	testbrowser.Screenshot(t, ctx, "detail")
 
 	do("acknowledging",
 		chromedp.Click(chromedp.ID("ack")),
-		until("the detail says acknowledged", `document.querySelector("#detail-status").textContent === "acknowledged"`),
-		until("the queue says acknowledged", `(document.querySelector('table#queue tr[data-incident-id="`+m+`"] td.status') || {}).textContent === "acknowledged"`),
+		testbrowser.Until("the detail says acknowledged", `document.querySelector("#detail-status").textContent === "acknowledged"`),
+		testbrowser.Until("the queue says acknowledged", `(document.querySelector('table#queue tr[data-incident-id="`+m+`"] td.status') || {}).textContent === "acknowledged"`),
 	)
 	do("resolving as fraud",
 		chromedp.SetValue(chromedp.ID("verdict"), "fraud"),
 		chromedp.SendKeys(chromedp.ID("resolve-comment"), "asked for the SMS code"),
 		chromedp.Click(chromedp.ID("resolve")),
-		until("the result says resolved", `document.querySelector("#resolve-result").textContent.startsWith("Resolved as fraud")`),
-		until("the detail says resolved", `document.querySelector("#detail-status").textContent === "resolved"`),
+		testbrowser.Until("the result says resolved", `document.querySelector("#resolve-result").textContent.startsWith("Resolved as fraud")`),
+		testbrowser.Until("the detail says resolved", `document.querySelector("#detail-status").textContent === "resolved"`),
 	)
 	d, err := e.tr.Detail(ctx, m)
 	if err != nil {
@@ -123,19 +95,19 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	}
 
 	do("moving in the queue with j and opening with Enter",
-		until("the resolved incident leaves the queue", `document.querySelector('table#queue tr[data-incident-id="`+m+`"]') === null`),
+		testbrowser.Until("the resolved incident leaves the queue", `document.querySelector('table#queue tr[data-incident-id="`+m+`"]') === null`),
 		chromedp.KeyEvent("j"),
-		until("a row is selected", `document.querySelector("table#queue tr.selected") !== null`),
+		testbrowser.Until("a row is selected", `document.querySelector("table#queue tr.selected") !== null`),
 		chromedp.KeyEvent("\r"),
-		until("the selected row is open", `location.hash === "#queue/" + document.querySelector("table#queue tr.selected").dataset.incidentId`),
+		testbrowser.Until("the selected row is open", `location.hash === "#queue/" + document.querySelector("table#queue tr.selected").dataset.incidentId`),
 	)
 
 	do("silencing a sender from its incident",
 		chromedp.Click(row(ev)+" button"),
-		until("eve's incident is open", `location.hash === "#queue/`+ev+`" && document.querySelector("#detail-group").textContent === "sender:`+hash(eve)+`"`),
+		testbrowser.Until("eve's incident is open", `location.hash === "#queue/`+ev+`" && document.querySelector("#detail-group").textContent === "sender:`+hash(eve)+`"`),
 		chromedp.Click(chromedp.ID("silence-sender")),
 		chromedp.WaitVisible(chromedp.ID("silence-form")),
-		until("the matcher is prefilled", `document.querySelector("#matchers .matcher input").value === "`+hash(eve)+`"`),
+		testbrowser.Until("the matcher is prefilled", `document.querySelector("#matchers .matcher input").value === "`+hash(eve)+`"`),
 		chromedp.Click(chromedp.ID("silence-submit")),
 		chromedp.WaitVisible(chromedp.CSS(`tr[data-silence-id]`)),
 	)
@@ -146,7 +118,7 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	if len(sils) != 1 || sils[0].Matchers[0] != (models.Matcher{Name: models.MatchSenderHash, Value: hash(eve)}) || sils[0].CreatedBy != "soc-anna" || sils[0].Comment != "Judged in "+ev {
 		t.Errorf("silences %+v", sils)
 	}
-	shot("silences")
+	testbrowser.Screenshot(t, ctx, "silences")
 
 	do("reading the rule statistics",
 		chromedp.Click(chromedp.ID("nav-rules")),
@@ -155,7 +127,7 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	if s := text(`table#rule-stats tr[data-rule="credential.sms_code"]`); !strings.Contains(s, "100.0 %") {
 		t.Errorf("credential.sms_code row %q, want a precision of 100.0 %%", s)
 	}
-	shot("rules")
+	testbrowser.Screenshot(t, ctx, "rules")
 
 	do("reading the audit log as an admin",
 		chromedp.Click(chromedp.ID("logout")),
@@ -165,12 +137,12 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("nav-audit")),
 		chromedp.Click(chromedp.ID("nav-audit")),
 		chromedp.WaitVisible(chromedp.CSS(`table#audit tr[data-audit-id]`)),
-		until("three entries", `document.querySelectorAll("table#audit tr[data-audit-id]").length === 3`),
+		testbrowser.Until("three entries", `document.querySelectorAll("table#audit tr[data-audit-id]").length === 3`),
 	)
 	if s := text(`table#audit tbody`); !strings.Contains(s, "incident.acknowledge") || !strings.Contains(s, "incident.resolve") || !strings.Contains(s, "silence.create") {
 		t.Errorf("audit table %q", s)
 	}
-	shot("audit")
+	testbrowser.Screenshot(t, ctx, "audit")
 
 	t.Run("a viewer sees the queue and cannot act", func(t *testing.T) {
 		do("signing in as a viewer",
@@ -180,9 +152,9 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 			chromedp.Click(chromedp.ID("login")),
 			chromedp.WaitVisible(row(campaign)),
 			chromedp.Click(row(campaign)+" button"),
-			until("the campaign shows the incidents it covers", `document.querySelectorAll("#detail-covered li").length >= 1`),
+			testbrowser.Until("the campaign shows the incidents it covers", `document.querySelectorAll("#detail-covered li").length >= 1`),
 		)
-		shot("campaign")
+		testbrowser.Screenshot(t, ctx, "campaign")
 		hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector("#nav-audit").hidden && document.querySelector("#ack").disabled && document.querySelector("#resolve").disabled && document.querySelector("#silence-form").hidden`))
 		if err != nil || !hidden {
 			t.Errorf("a viewer sees the audit link or enabled actions (%v)", err)
