@@ -173,7 +173,7 @@ func (t *Triage) Resolve(ctx context.Context, by Actor, id, verdict, comment str
 		}
 		var covered []models.Incident
 		var err error
-		alerts, covered, err = t.timeline(context.WithoutCancel(ctx), *inc, true)
+		alerts, covered, err = t.timeline(ctx, *inc, true)
 		if err != nil {
 			return err
 		}
