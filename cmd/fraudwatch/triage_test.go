@@ -166,7 +166,11 @@ func metric(t *testing.T, ctx context.Context, url, series string) float64 {
 	if m == nil {
 		return 0
 	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	return metricValue(string(m[1]))
+}
+
+func metricValue(s string) float64 {
+	v, _ := strconv.ParseFloat(s, 64)
 	return v
 }
 
@@ -279,38 +283,7 @@ func TestFixtureReplayThroughRunAndTriage(t *testing.T) {
 		t.Fatalf("incidents hold %d alerts, run made %d", total, alerts)
 	}
 
-	shown := visibleIncidentOf(t, s)
-	groups := map[string]*regexp.Regexp{
-		"fan-out":            regexp.MustCompile(`^fx-en-fanout-`),
-		"Russian campaign":   regexp.MustCompile(`^fx-ru-camp-`),
-		"English campaign":   regexp.MustCompile(`^fx-en-camp-`),
-		"Russian campaign 2": regexp.MustCompile(`^fx-ru-campaign-`),
-		"English campaign 2": regexp.MustCompile(`^fx-en-campaign-`),
-	}
-	var fanout string
-	for name, re := range groups {
-		ids := map[string][]string{}
-		for ev, inc := range shown {
-			if re.MatchString(ev) {
-				ids[inc] = append(ids[inc], ev)
-			}
-		}
-		if len(ids) != 1 {
-			t.Errorf("the %s fixtures are in %d incidents of the queue, want 1: %v", name, len(ids), ids)
-			continue
-		}
-		for inc, evs := range ids {
-			if len(evs) < 2 {
-				t.Errorf("the %s incident holds %v: want several alerts", name, evs)
-			}
-			if name == "fan-out" {
-				fanout = inc
-			}
-		}
-	}
-	if fanout == "" {
-		t.FailNow()
-	}
+	fanout := oneIncidentPerFixtureGroup(t, s)
 
 	// Silence the fan-out sender, then it writes to one more employee.
 	d := s.detail(t, fanout)
@@ -371,4 +344,44 @@ func TestFixtureReplayThroughRunAndTriage(t *testing.T) {
 		t.Fatalf("time-to-resolve observations = %v, want 1", n)
 	}
 	s.stop(t)
+}
+
+// oneIncidentPerFixtureGroup checks that the fan-out fixtures and each
+// campaign's fixtures are one incident each in the queue, and returns the
+// fan-out's.
+func oneIncidentPerFixtureGroup(t *testing.T, s *triageStack) string {
+	t.Helper()
+	shown := visibleIncidentOf(t, s)
+	groups := map[string]*regexp.Regexp{
+		"fan-out":            regexp.MustCompile(`^fx-en-fanout-`),
+		"Russian campaign":   regexp.MustCompile(`^fx-ru-camp-`),
+		"English campaign":   regexp.MustCompile(`^fx-en-camp-`),
+		"Russian campaign 2": regexp.MustCompile(`^fx-ru-campaign-`),
+		"English campaign 2": regexp.MustCompile(`^fx-en-campaign-`),
+	}
+	var fanout string
+	for name, re := range groups {
+		ids := map[string][]string{}
+		for ev, inc := range shown {
+			if re.MatchString(ev) {
+				ids[inc] = append(ids[inc], ev)
+			}
+		}
+		if len(ids) != 1 {
+			t.Errorf("the %s fixtures are in %d incidents of the queue, want 1: %v", name, len(ids), ids)
+			continue
+		}
+		for inc, evs := range ids {
+			if len(evs) < 2 {
+				t.Errorf("the %s incident holds %v: want several alerts", name, evs)
+			}
+			if name == "fan-out" {
+				fanout = inc
+			}
+		}
+	}
+	if fanout == "" {
+		t.FailNow()
+	}
+	return fanout
 }
