@@ -29,7 +29,10 @@ func (t *Triage) change(ctx context.Context, by Actor, id, action string, fn fun
 	if !by.Role.Allows(RoleAnalyst) {
 		return models.Incident{}, ErrForbidden
 	}
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if !retryWait(ctx, n) {
+			return models.Incident{}, ctx.Err()
+		}
 		tx := newTxn(t.store)
 		inc, err := tx.load(ctx, id)
 		if err != nil {
@@ -366,7 +369,10 @@ func (t *Triage) publish(ctx context.Context, inc models.Incident, alerts []mode
 			return 0, fmt.Errorf("writing %d feedback records of %s: %w", len(recs), inc.ID, err)
 		}
 	}
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if !retryWait(ctx, n) {
+			return len(recs), ctx.Err()
+		}
 		cur, err := t.store.Incident(ctx, inc.ID)
 		if err != nil {
 			return len(recs), err

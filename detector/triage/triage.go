@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -37,8 +38,26 @@ func New(store Store, feedback FeedbackSink, cfg Config) (*Triage, error) {
 }
 
 // maxAttempts bounds the retries of a write that lost a race with
-// another writer of the same incident.
-const maxAttempts = 16
+// another writer of the same incident. Each retry first waits a little
+// (retryWait), so that writers racing for one campaign incident spread
+// out instead of colliding again.
+const maxAttempts = 64
+
+// retryWait sleeps before attempt n (from 0) of a write that conflicted:
+// nothing before the first, then a random time up to a bound that grows
+// to 20ms. It reports false when ctx ended first.
+func retryWait(ctx context.Context, n int) bool {
+	if n == 0 {
+		return true
+	}
+	bound := min(time.Duration(1<<min(n, 5))*time.Millisecond, 20*time.Millisecond)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(rand.N(bound) + time.Millisecond/2):
+		return true
+	}
+}
 
 // IngestResult says where an alert went.
 type IngestResult struct {
@@ -65,7 +84,10 @@ func (t *Triage) Ingest(ctx context.Context, a models.Alert) (IngestResult, erro
 	if err != nil {
 		return IngestResult{}, err
 	}
-	for range maxAttempts {
+	for n := range maxAttempts {
+		if !retryWait(ctx, n) {
+			return IngestResult{}, ctx.Err()
+		}
 		res, err := t.ingestOnce(ctx, a, silence, now)
 		switch {
 		case errors.Is(err, ErrConflict):
