@@ -33,9 +33,16 @@ func TestFeedbackWriterWritesVerdictsKeyedBySender(t *testing.T) {
 	if err := w.WriteFeedback(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
+	msgs, err := ReadTopic(ctx, Connection{Brokers: brokers}, topic, len(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != len(recs) {
+		t.Fatalf("read %d records back, want %d", len(msgs), len(recs))
+	}
 	got := map[string]models.FeedbackRecord{}
 	partitionOf := map[string]int{}
-	for _, m := range readTopic(t, brokers, topic, len(recs)) {
+	for _, m := range msgs {
 		r, err := models.DecodeFeedback(m.Value)
 		if err != nil {
 			t.Fatalf("run would dead-letter %s: %v", m.Value, err)

@@ -708,6 +708,10 @@ func TestWritersRequireAllReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fw, err := NewFeedbackWriter(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := New(Config{Connection: cfg.Connection}, detector.BatchHandlerFunc(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -716,6 +720,7 @@ func TestWritersRequireAllReplicas(t *testing.T) {
 		"AlertWriter":           aw.w,
 		"DeadLetterWriter":      dw.w,
 		"Producer":              p.w,
+		"FeedbackWriter":        fw.w,
 		"Consumer's alerts":     c.alerts.(*AlertWriter).w,
 		"Consumer's DLQ writer": c.dlq.(*DeadLetterWriter).w,
 	} {
