@@ -89,3 +89,28 @@ func TestAlertsMaskAccountsAndTheDisplayName(t *testing.T) {
 		t.Errorf("sender_name %q", res.Alerts[0].SenderName)
 	}
 }
+
+// A number quoted in a message may be a customer's or a colleague's:
+// alerts reach employees, so it is masked in evidence like the sender.
+func TestAlertsNeverShowAQuotedPhoneNumberInClear(t *testing.T) {
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	eng, _ := newFixtureEngine(t, now)
+	for i, number := range []string{"+7 (926) 555-12-34", "8 926 555 12 34", "+447911123456"} {
+		raw, _ := json.Marshal(map[string]any{"id": "mask-phone-" + string(rune('a'+i)), "kind": "message", "ts": "2026-11-26T09:59:00Z",
+			"to": "emp-1", "from": "+79161234567",
+			"text": "Служба безопасности банка: срочно перезвоните на " + number + " и назовите код из смс, иначе счёт заблокируют"})
+		res, err := eng.HandleBatch(context.Background(), []detector.Record{{Value: raw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Alerts) != 1 {
+			t.Fatalf("%q: %d alerts, want 1", number, len(res.Alerts))
+		}
+		clear := digitsOf(number)
+		for _, r := range res.Alerts[0].Reasons {
+			if strings.Contains(digitsOf(r.Evidence), clear[len(clear)-10:]) {
+				t.Errorf("reason %s shows %s in clear: %q", r.Rule, number, r.Evidence)
+			}
+		}
+	}
+}

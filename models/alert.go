@@ -271,12 +271,12 @@ func FindAccountNumbers(s string) [][2]int {
 
 // MaskSensitive masks what must not reach an employee or the SOC in
 // clear: card numbers (MaskCardNumbers) and account numbers, each cut to
-// its first 6 and last 4 characters.
+// its first 6 and last 4 characters, and phone numbers (MaskPhoneNumbers).
 func MaskSensitive(s string) string {
 	s = MaskCardNumbers(s)
 	spans := FindAccountNumbers(s)
 	if len(spans) == 0 {
-		return s
+		return MaskPhoneNumbers(s)
 	}
 	var b strings.Builder
 	last := 0
@@ -286,5 +286,113 @@ func MaskSensitive(s string) string {
 		last = sp[1]
 	}
 	b.WriteString(s[last:])
+	return MaskPhoneNumbers(b.String())
+}
+
+// MaskPhoneNumbers masks the phone numbers in s as MaskNumber does
+// ("+7 916 123-45-67" → "+7916***4567"): a number quoted in a message may
+// be a customer's or a colleague's, and alerts reach employees. A phone
+// number here is a run of digits, optionally grouped by spaces, dashes,
+// dots or brackets, not glued to letters or other digits, that either
+// starts with "+" and has 10–15 digits (E.164), or starts with 7 or 8 and
+// has 11 (a Russian number written nationally), or is 10–15 digits
+// written solid. Dates, amounts and short codes do not match.
+func MaskPhoneNumbers(s string) string {
+	if !mayHoldPhone(s) {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		end, digits, ok := phoneAt(s, i)
+		if !ok {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			continue
+		}
+		lead := ""
+		if s[i] == '+' {
+			lead = "+"
+		}
+		b.WriteString(s[last:i])
+		b.WriteString(MaskNumber(lead + digits))
+		last, i = end, end
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
 	return b.String()
+}
+
+// mayHoldPhone reports whether s has ten ASCII digits at all.
+func mayHoldPhone(s string) bool {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			if n++; n >= 10 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// phoneAt reads a phone number starting at s[i]: its end and digits.
+func phoneAt(s string, i int) (end int, digits string, ok bool) {
+	start := i
+	plus := s[i] == '+'
+	if plus {
+		i++
+	}
+	if i >= len(s) || !isDigit(s[i]) {
+		return 0, "", false
+	}
+	if start > 0 {
+		prev, _ := utf8.DecodeLastRuneInString(s[:start])
+		if unicode.IsLetter(prev) || unicode.IsDigit(prev) || prev == '*' || prev == '+' {
+			return 0, "", false
+		}
+	}
+	var d []byte
+	solid := true
+	for i < len(s) && len(d) <= 15 {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			d = append(d, c)
+			i++
+			end = i
+			continue
+		case (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')') && len(d) > 0 || c == '(' && len(d) == 0:
+			// A separator counts only when more digits follow.
+			j := i
+			for j < len(s) && (s[j] == ' ' || s[j] == '-' || s[j] == '.' || s[j] == '(' || s[j] == ')') && j-i < 3 {
+				j++
+			}
+			if j < len(s) && isDigit(s[j]) {
+				solid = false
+				i = j
+				continue
+			}
+		}
+		break
+	}
+	if end < len(s) {
+		next, _ := utf8.DecodeRuneInString(s[end:])
+		if unicode.IsLetter(next) || unicode.IsDigit(next) || next == '*' {
+			return 0, "", false
+		}
+	}
+	n := len(d)
+	switch {
+	case n > 15:
+		return 0, "", false
+	case plus && n >= 10:
+	case !plus && n == 11 && (d[0] == '7' || d[0] == '8'):
+	case !plus && solid && n >= 10:
+	default:
+		return 0, "", false
+	}
+	return end, string(d), true
 }

@@ -110,3 +110,29 @@ func TestMaskSensitive(t *testing.T) {
 		})
 	}
 }
+
+func TestMaskPhoneNumbers(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"an international number, grouped", "звоните +7 (916) 123-45-67 срочно", "звоните +7916***4567 срочно"},
+		{"a Russian number written nationally", "мой номер 8 916 123 45 67.", "мой номер 89161***4567."},
+		{"a British number", "text +44 7911 123456 now", "text +4479***3456 now"},
+		{"ten digits written solid", "call 4155550162", "call 41555***0162"},
+		{"a date and time stays", "2026-11-26 09:15", "2026-11-26 09:15"},
+		{"an amount stays", "переведите 150 000 рублей", "переведите 150 000 рублей"},
+		{"a six-digit code stays", "код 123456", "код 123456"},
+		{"an order number glued to letters stays", "order AB12345678901", "order AB12345678901"},
+		{"a masked card stays", "411111******1111", "411111******1111"},
+		{"more than fifteen digits is not a phone", "+1234567890123456", "+1234567890123456"},
+		{"two numbers", "+79161234567 или +79167654321", "+7916***4567 или +7916***4321"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := MaskPhoneNumbers(c.in); got != c.want {
+				t.Fatalf("MaskPhoneNumbers(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+	if got := MaskSensitive("карта 4111 1111 1111 1111, тел. +79161234567"); got != "карта 411111******1111, тел. +7916***4567" {
+		t.Fatalf("MaskSensitive = %q", got)
+	}
+}
