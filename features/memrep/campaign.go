@@ -73,14 +73,15 @@ func CampaignID(f models.Fingerprint) string {
 	return "cmp_" + hex.EncodeToString(sum[:])[:12]
 }
 
-func sigMatches(a, b string) bool {
+// sigAgreement counts the places where two signatures agree.
+func sigAgreement(a, b string) int {
 	same := 0
 	for i := 0; i+8 <= len(a) && i+8 <= len(b); i += 8 {
 		if a[i:i+8] == b[i:i+8] {
 			same++
 		}
 	}
-	return same >= models.FingerprintMatch
+	return same
 }
 
 // observe finds or starts the campaign of o's fingerprint and counts o in
@@ -96,20 +97,20 @@ func (cs *campaigns) observe(now time.Time, o *models.Observation, ttl, idRetent
 	for i := 0; i+1 < len(o.Fingerprint); i += models.FingerprintBand {
 		keys = append(keys, bandKey{band: i / models.FingerprintBand, a: o.Fingerprint[i], b: o.Fingerprint[i+1]})
 	}
-	cid := ""
+	// Of the campaigns the text matches, the one it agrees with in most
+	// places, then the smallest id: the choice must not depend on the
+	// order a store keeps its representatives in (redisrep does the same).
+	cid, best := "", 0
 	for _, k := range keys {
 		b := cs.bands[k]
 		if b == nil || !now.Before(b.expires) {
 			continue
 		}
 		for _, r := range b.reps {
-			if sigMatches(r.sig, sig) {
-				cid = r.campaign
-				break
+			n := sigAgreement(r.sig, sig)
+			if n >= models.FingerprintMatch && (n > best || n == best && r.campaign < cid) {
+				cid, best = r.campaign, n
 			}
-		}
-		if cid != "" {
-			break
 		}
 	}
 	if cid == "" {

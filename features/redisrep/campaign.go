@@ -54,13 +54,18 @@ local function same(a)
   end
   return n
 end
-local cid
+-- Of the campaigns the text matches, the one it agrees with in most
+-- places, then the smallest id: HGETALL's order follows the hash seed,
+-- so taking the first match would differ per server (memrep does the same).
+local cid, best
 for b = 1, nb do
   local reps = redis.call('HGETALL', KEYS[b])
   for j = 1, #reps, 2 do
-    if same(reps[j]) >= need then cid = reps[j + 1]; break end
+    local n = same(reps[j])
+    if n >= need and (not best or n > best or (n == best and reps[j + 1] < cid)) then
+      cid, best = reps[j + 1], n
+    end
   end
-  if cid then break end
 end
 if not cid then cid = 'cmp_' .. string.sub(redis.sha1hex(sig), 1, 12) end
 for b = 1, nb do

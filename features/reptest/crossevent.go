@@ -205,6 +205,34 @@ func runCrossEvent(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("a text that matches two campaigns joins the one it agrees with most, in every store", func(t *testing.T) {
+		// a and b agree in places 0–5 only: two campaigns that share the
+		// first bands. c agrees with a in 0–9 (10 places) and with b in
+		// 0–5 and 10–15 (12 places): b is the better match, whatever
+		// order a store keeps the representatives of band 0 in.
+		a := fingerprint(0x1000)
+		b := fingerprint(0x1000, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+		c := fingerprint(0x1000, 10, 11, 12, 13, 14, 15)
+		for i := 6; i < 10; i++ {
+			c[i] = a[i]
+		}
+		for i := 10; i < 16; i++ {
+			c[i] = b[i]
+		}
+		s := newStore(t)
+		got := observe(t, s, batch(
+			withText(ev("1", "S1", "emp-1", "m", at(0)), a),
+			withText(ev("2", "S2", "emp-2", "m", at(m)), b),
+		))
+		if got[0].Campaign == got[1].Campaign {
+			t.Fatalf("texts agreeing in 6 places share campaign %q", got[0].Campaign)
+		}
+		third := observe(t, s, batch(withText(ev("3", "S3", "emp-3", "m", at(2*m)), c)))
+		if third[0].Campaign != got[1].Campaign {
+			t.Errorf("the text joined %q, want %q (12 places agree) rather than %q (10)", third[0].Campaign, got[1].Campaign, got[0].Campaign)
+		}
+	})
+
 	t.Run("a text without a fingerprint has no campaign", func(t *testing.T) {
 		s := newStore(t)
 		got := observe(t, s, batch(ev("1", "S", "emp-1", "m", at(0)), ev("2", "", "emp-1", "m", at(0))))
