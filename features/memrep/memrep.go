@@ -312,12 +312,14 @@ func (s *Store) observePair(now time.Time, o *models.Observation, ts, last int64
 	trim, from := last-window24h.Milliseconds(), ts-window24h.Milliseconds()
 	var n int64
 	for emp, t := range w.latest {
-		switch {
-		case t <= trim:
+		own := o.ShortCall && emp == o.Employee
+		if t <= trim {
 			delete(w.latest, emp)
-		case o.ShortCall && emp == o.Employee:
-			n++ // reached by this very call, whatever its kept time
-		case t > from && t <= ts:
+		}
+		// The call's own employee was reached by this very call, whatever
+		// its kept time, even when a call more than a day late is trimmed
+		// at once (redisrep counts it the same way).
+		if own || t > trim && t > from && t <= ts {
 			n++
 		}
 	}

@@ -98,6 +98,11 @@ func runCrossEvent(t *testing.T, newStore func(t *testing.T) Store) {
 				{pair: 1, seen: true, reached: 3}, {pair: 2, seen: true, reached: 3},
 				{pair: 1, reached: 3}, {pair: 1, seen: true, reached: 1}},
 		},
+		{
+			name: "a short call arriving more than a day late counts its own employee",
+			obs:  batch(shortCall("1", "S", "emp-1", at(48*h)), shortCall("2", "S", "emp-2", at(0))),
+			want: []pairWant{{pair: 1, seen: true, reached: 1}, {pair: 1, seen: true, reached: 1}},
+		},
 	}
 	for _, sc := range pairScenarios {
 		t.Run(sc.name, func(t *testing.T) {
