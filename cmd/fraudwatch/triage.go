@@ -27,6 +27,7 @@ import (
 // it reads kafka.alerts_topic and writes verdicts to kafka.feedback_topic.
 type TriageConfig struct {
 	Addr               string          `yaml:"addr" env:"FRAUDWATCH_TRIAGE_ADDR" doc:"listen address of the console, /api, /healthz, /readyz and /metrics (keep it on an internal interface)"`
+	NotifyTopic        string          `yaml:"notify_topic" env:"FRAUDWATCH_TRIAGE_NOTIFY_TOPIC" doc:"topic raised incidents are written to, for a chat or pager integration (empty: log lines only)"`
 	GroupID            string          `yaml:"group_id" env:"FRAUDWATCH_TRIAGE_GROUP_ID" doc:"consumer group of the alerts topic (empty: kafka.group_id + \"-triage\")"`
 	Prefix             string          `yaml:"prefix" env:"FRAUDWATCH_TRIAGE_PREFIX" doc:"prefix of triage's Redis keys (all in one cluster slot)"`
 	Retention          time.Duration   `yaml:"retention" env:"FRAUDWATCH_TRIAGE_RETENTION" doc:"how long incidents, alerts, counters and the audit log are kept after their last change (the alerts topic stays the durable log)"`
@@ -172,7 +173,16 @@ func runTriage(ctx context.Context, cfg Config, ln net.Listener, logger *slog.Lo
 			}
 			return 0, false
 		})
-	tr, err = triage.New(store, feedback, cfg.Triage.service(logger, metrics.observer()))
+	tcfg := cfg.Triage.service(logger, metrics.observer())
+	if topic := cfg.Triage.NotifyTopic; topic != "" {
+		nw, err := kafkaio.NewNotificationWriter(kafkaio.WriterConfig{Connection: kconn, Topic: topic, Logger: logger})
+		if err != nil {
+			return err
+		}
+		defer nw.Close()
+		tcfg.Notifier = nw
+	}
+	tr, err = triage.New(store, feedback, tcfg)
 	if err != nil {
 		return err
 	}

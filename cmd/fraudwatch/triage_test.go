@@ -26,34 +26,36 @@ import (
 // started as commands over one Kafka-protocol broker (kfake, over TCP)
 // and the test's redis-server.
 type triageStack struct {
-	ctx        context.Context
-	conn       kafkaio.Connection
-	inbound    string
-	runURL     string
-	triageURL  string
-	redisAddr  string
-	repPrefix  string
-	tokens     map[triage.Role]string
-	runErr     *syncBuffer
-	triageErr  *syncBuffer
-	stopRun    context.CancelFunc
-	stopTriage context.CancelFunc
-	runDone    <-chan int
-	triageDone <-chan int
+	ctx     context.Context
+	conn    kafkaio.Connection
+	inbound string
+	// notifyTopic receives the incidents triage raises.
+	notifyTopic string
+	runURL      string
+	triageURL   string
+	redisAddr   string
+	repPrefix   string
+	tokens      map[triage.Role]string
+	runErr      *syncBuffer
+	triageErr   *syncBuffer
+	stopRun     context.CancelFunc
+	stopTriage  context.CancelFunc
+	runDone     <-chan int
+	triageDone  <-chan int
 }
 
 // startTriageStack starts run and triage and waits until both are ready.
 func startTriageStack(t *testing.T) *triageStack {
 	t.Helper()
 	redisAddr := testRedis(t)
-	in, alerts, dlq, fb := uniqueName("in-"), uniqueName("alerts-"), uniqueName("dlq-"), uniqueName("feedback-")
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, in, alerts, dlq, fb), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	in, alerts, dlq, fb, notify := uniqueName("in-"), uniqueName("alerts-"), uniqueName("dlq-"), uniqueName("feedback-"), uniqueName("incidents-")
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, in, alerts, dlq, fb, notify), kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
 	s := &triageStack{
-		conn: kafkaio.Connection{Brokers: cluster.ListenAddrs()}, inbound: in, redisAddr: redisAddr,
+		conn: kafkaio.Connection{Brokers: cluster.ListenAddrs()}, inbound: in, notifyTopic: notify, redisAddr: redisAddr,
 		repPrefix: uniqueName("fwtr:") + ":",
 		tokens: map[triage.Role]string{
 			triage.RoleViewer:  uniqueName("viewer-token-"),
@@ -64,23 +66,24 @@ func startTriageStack(t *testing.T) *triageStack {
 	runAddr, triageAddr := freeAddr(t), freeAddr(t)
 	s.runURL, s.triageURL = "http://"+runAddr, "http://"+triageAddr
 	env := map[string]string{
-		"FRAUDWATCH_KAFKA_BROKERS":     strings.Join(cluster.ListenAddrs(), ","),
-		"FRAUDWATCH_KAFKA_GROUP_ID":    uniqueName("g-"),
-		"FRAUDWATCH_INBOUND_TOPIC":     in,
-		"FRAUDWATCH_ALERTS_TOPIC":      alerts,
-		"FRAUDWATCH_DLQ_TOPIC":         dlq,
-		"FRAUDWATCH_FEEDBACK_TOPIC":    fb,
-		"FRAUDWATCH_BATCH_WAIT":        "5ms",
-		"FRAUDWATCH_REDIS_ADDRS":       redisAddr,
-		"FRAUDWATCH_REDIS_PREFIX":      s.repPrefix,
-		"FRAUDWATCH_HMAC_SECRET":       testSecret,
-		"FRAUDWATCH_OFFICIAL_LINES":    "+74951234567",
-		"FRAUDWATCH_DIRECTORY":         "../../fixtures/directory.yaml",
-		"FRAUDWATCH_HTTP_ADDR":         runAddr,
-		"FRAUDWATCH_LOG_FORMAT":        "text",
-		"FRAUDWATCH_TRIAGE_ADDR":       triageAddr,
-		"FRAUDWATCH_TRIAGE_PREFIX":     uniqueName("fwtt"),
-		"FRAUDWATCH_TRIAGE_GROUP_WAIT": "1s",
+		"FRAUDWATCH_KAFKA_BROKERS":       strings.Join(cluster.ListenAddrs(), ","),
+		"FRAUDWATCH_KAFKA_GROUP_ID":      uniqueName("g-"),
+		"FRAUDWATCH_INBOUND_TOPIC":       in,
+		"FRAUDWATCH_ALERTS_TOPIC":        alerts,
+		"FRAUDWATCH_DLQ_TOPIC":           dlq,
+		"FRAUDWATCH_FEEDBACK_TOPIC":      fb,
+		"FRAUDWATCH_BATCH_WAIT":          "5ms",
+		"FRAUDWATCH_REDIS_ADDRS":         redisAddr,
+		"FRAUDWATCH_REDIS_PREFIX":        s.repPrefix,
+		"FRAUDWATCH_HMAC_SECRET":         testSecret,
+		"FRAUDWATCH_OFFICIAL_LINES":      "+74951234567",
+		"FRAUDWATCH_DIRECTORY":           "../../fixtures/directory.yaml",
+		"FRAUDWATCH_HTTP_ADDR":           runAddr,
+		"FRAUDWATCH_LOG_FORMAT":          "text",
+		"FRAUDWATCH_TRIAGE_ADDR":         triageAddr,
+		"FRAUDWATCH_TRIAGE_PREFIX":       uniqueName("fwtt"),
+		"FRAUDWATCH_TRIAGE_GROUP_WAIT":   "1s",
+		"FRAUDWATCH_TRIAGE_NOTIFY_TOPIC": notify,
 		"FRAUDWATCH_TRIAGE_TOKENS": fmt.Sprintf("soc-viewer:viewer:%s,soc-anna:analyst:%s,soc-admin:admin:%s",
 			s.tokens[triage.RoleViewer], s.tokens[triage.RoleAnalyst], s.tokens[triage.RoleAdmin]),
 	}
@@ -281,6 +284,18 @@ func TestFixtureReplayThroughRunAndTriage(t *testing.T) {
 	}
 	if total != alerts {
 		t.Fatalf("incidents hold %d alerts, run made %d", total, alerts)
+	}
+	// After group_wait the incidents are raised to the notification topic.
+	raised, err := kafkaio.ReadTopic(s.ctx, s.conn, s.notifyTopic, 1)
+	if err != nil {
+		t.Fatalf("no incident raised to %s: %v\n%s", s.notifyTopic, err, s.triageErr)
+	}
+	var first struct {
+		Reason   string          `json:"reason"`
+		Incident models.Incident `json:"incident"`
+	}
+	if err := json.Unmarshal(raised[0].Value, &first); err != nil || first.Reason != "new" || first.Incident.ID == "" || string(raised[0].Key) != first.Incident.ID {
+		t.Fatalf("raised %s keyed %q (%v)", raised[0].Value, raised[0].Key, err)
 	}
 
 	fanout := oneIncidentPerFixtureGroup(t, s)

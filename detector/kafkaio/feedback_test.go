@@ -2,12 +2,14 @@ package kafkaio
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"fraudwatch/detector/triage"
 	"fraudwatch/models"
 )
 
@@ -75,5 +77,35 @@ func TestFeedbackWriterReportsAMissingTopic(t *testing.T) {
 	err = w.WriteFeedback(ctx, []models.FeedbackRecord{{ID: "x", AlertID: "fa_x", Verdict: "fraud"}})
 	if err == nil || !strings.Contains(err.Error(), `writing 1 feedback records to "no.such.topic"`) {
 		t.Errorf("WriteFeedback to a missing topic = %v, want a wrapped error", err)
+	}
+}
+
+func TestNotificationWriterWritesRaisedIncidents(t *testing.T) {
+	const topic = "fraud.incidents"
+	brokers := newCluster(t, topic)
+	w, err := NewNotificationWriter(WriterConfig{Connection: Connection{Brokers: brokers}, Topic: topic, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	inc := models.Incident{ID: "inc_1", Severity: models.SeverityHigh, Status: models.StatusOpen, AlertCount: 3}
+	if err := w.Notify(ctx, []triage.Notification{{Incident: inc, Reason: "new"}}); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := ReadTopic(ctx, Connection{Brokers: brokers}, topic, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Reason   string          `json:"reason"`
+		Incident models.Incident `json:"incident"`
+	}
+	if err := json.Unmarshal(msgs[0].Value, &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(msgs[0].Key) != "inc_1" || got.Reason != "new" || got.Incident.ID != "inc_1" || got.Incident.AlertCount != 3 {
+		t.Fatalf("notification %s keyed %q", msgs[0].Value, msgs[0].Key)
 	}
 }

@@ -106,8 +106,8 @@ type Config struct {
 	// Logger receives triage's logs (never message text). Default
 	// slog.Default().
 	Logger *slog.Logger
-	// Notifier receives raised incidents. Default: a log line per
-	// incident.
+	// Notifier receives raised incidents, besides the log line each
+	// gets. Optional.
 	Notifier Notifier
 	// Observer receives measurements. Optional.
 	Observer Observer

@@ -102,9 +102,6 @@ func (t *Triage) notify(ctx context.Context, ns []Notification) error {
 			f(n.Reason)
 		}
 	}
-	if t.cfg.Notifier != nil {
-		return t.cfg.Notifier.Notify(ctx, ns)
-	}
 	for _, n := range ns {
 		senders := make([]string, 0, len(n.Incident.Senders))
 		for _, s := range n.Incident.Senders {
@@ -114,6 +111,9 @@ func (t *Triage) notify(ctx context.Context, ns []Notification) error {
 			"severity", n.Incident.Severity.String(), "categories", n.Incident.Categories,
 			"alerts", n.Incident.AlertCount, "silenced", n.Incident.SilencedCount,
 			"employees", len(n.Incident.Employees), "senders", senders)
+	}
+	if t.cfg.Notifier != nil {
+		return t.cfg.Notifier.Notify(ctx, ns)
 	}
 	return nil
 }
