@@ -73,7 +73,10 @@ var (
 
 // newEnv returns a Triage over a real redis-server, with keys under a
 // prefix of the test's own.
-func newEnv(t *testing.T, cfg triage.Config) *env {
+func newEnv(t *testing.T, cfg triage.Config) *env { return newEnvTB(t, cfg) }
+
+// newEnvTB is newEnv for tests and benchmarks.
+func newEnvTB(t testing.TB, cfg triage.Config) *env {
 	t.Helper()
 	addr := os.Getenv("FW_TEST_REDIS_ADDR")
 	if addr == "" {
