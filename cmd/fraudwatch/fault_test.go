@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +110,8 @@ func TestFaultRedisStoppedMidStream(t *testing.T) {
 
 // The Kafka broker restarted mid-stream (stopped, down for a few seconds,
 // started on the same ports and data): the detector reconnects, rejoins
-// its group and carries on; nothing is lost and nothing repeats.
+// its group and carries on; nothing is lost, and nothing repeats but the
+// one write whose acknowledgement the broker took down with it.
 func TestFaultKafkaBrokerRestarted(t *testing.T) {
 	t.Parallel() // mostly waiting for the group to recover: overlaps the SIGKILL test
 	redisAddr := testRedis(t)
@@ -130,9 +133,21 @@ func TestFaultKafkaBrokerRestarted(t *testing.T) {
 	r.produce(recs[450:]...)
 	r.committedAll()
 	d.stop(t)
-	rep := r.check()
-	if rep.Duplicates != 0 {
-		t.Errorf("%d duplicate alerts or dead letters after a broker restart; want none", rep.Duplicates)
+	rep := r.check() // every record has its one outcome; repeats keep their ids
+	// A produce the broker applied just before it stopped, whose
+	// acknowledgement was lost with it, is written again on retry: kafka-go
+	// has no idempotent producer. That repeats at most the one batch being
+	// written (50 records), with the same alert ids, which consumers
+	// deduplicate (triage does). Without a failed write there is no excuse.
+	log, _ := os.ReadFile(d.logPath)
+	lostAck := bytes.Contains(log, []byte("error writing messages"))
+	switch {
+	case rep.Duplicates > 0 && !lostAck:
+		t.Errorf("%d duplicate alerts or dead letters after a broker restart, with no failed write to explain them; want none", rep.Duplicates)
+	case rep.Duplicates > 50:
+		t.Errorf("%d duplicate alerts or dead letters after a broker restart; at most one batch (50) may repeat", rep.Duplicates)
+	case rep.Duplicates > 0:
+		t.Logf("%d same-id repeats of a write whose acknowledgement was lost with the broker", rep.Duplicates)
 	}
 }
 
