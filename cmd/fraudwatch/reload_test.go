@@ -109,7 +109,7 @@ func TestRunReloadsValidRulesAndRejectsInvalidOnes(t *testing.T) {
 		"FRAUDWATCH_REDIS_PREFIX":    uniqueName("fwreload:") + ":",
 		"FRAUDWATCH_HMAC_SECRET":     testSecret,
 		"FRAUDWATCH_OFFICIAL_LINES":  "+7 495 123-45-67",
-		"FRAUDWATCH_HTTP_ADDR":       "",
+		"FRAUDWATCH_HTTP_ADDR":       freeAddr(t),
 		"FRAUDWATCH_LOG_FORMAT":      "text",
 		"FRAUDWATCH_LOG_LEVEL":       "debug",
 		"FRAUDWATCH_RULES":           rulesPath,
