@@ -7,61 +7,23 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"fraudwatch/detector/triage"
-	"fraudwatch/features/redisrep"
+	"fraudwatch/detector/triage/triagetest"
 	"fraudwatch/models"
 )
 
 // t0 is the test's wall clock start; events happen around it.
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// clock is a settable wall clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// feedbackLog records what triage writes to the feedback topic; fail
-// makes writes fail.
-type feedbackLog struct {
-	mu   sync.Mutex
-	recs []models.FeedbackRecord
-	fail error
-}
-
-func (f *feedbackLog) WriteFeedback(_ context.Context, recs []models.FeedbackRecord) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return f.fail
-	}
-	f.recs = append(f.recs, recs...)
-	return nil
-}
-
-func (f *feedbackLog) records() []models.FeedbackRecord {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.recs)
-}
-
 type env struct {
 	tr       *triage.Triage
-	clock    *clock
-	feedback *feedbackLog
+	clock    *triagetest.Clock
+	feedback *triagetest.FeedbackLog
 	notified *[]triage.Notification
 }
 
@@ -78,21 +40,8 @@ func newEnv(t *testing.T, cfg triage.Config) *env { return newEnvTB(t, cfg) }
 // newEnvTB is newEnv for tests and benchmarks.
 func newEnvTB(t testing.TB, cfg triage.Config) *env {
 	t.Helper()
-	addr := os.Getenv("FW_TEST_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("FW_TEST_REDIS_ADDR is not set: run the suite through scripts/test")
-		}
-		t.Skip("FW_TEST_REDIS_ADDR is not set: run the suite through scripts/test")
-	}
-	ctx := context.Background()
-	prefix := fmt.Sprintf("fwtest-triage-%d", time.Now().UnixNano())
-	store, err := redisrep.DialTriage(ctx, redisrep.Options{Addrs: []string{addr}}, redisrep.TriageConfig{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	e := &env{clock: &clock{now: t0}, feedback: &feedbackLog{}, notified: &[]triage.Notification{}}
+	store := triagetest.Store(t, "triage")
+	e := &env{clock: triagetest.NewClock(t0), feedback: &triagetest.FeedbackLog{}, notified: &[]triage.Notification{}}
 	var mu sync.Mutex
 	cfg.Clock = e.clock.Now
 	cfg.Notifier = triage.NotifierFunc(func(_ context.Context, ns []triage.Notification) error {
@@ -101,6 +50,7 @@ func newEnvTB(t testing.TB, cfg triage.Config) *env {
 		*e.notified = append(*e.notified, ns...)
 		return nil
 	})
+	var err error
 	e.tr, err = triage.New(store, e.feedback, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +147,7 @@ func TestACampaignIsOneIncidentThatCoversItsFirstSendersIncident(t *testing.T) {
 	if res.Feedback != 5 {
 		t.Fatalf("feedback records = %d, want one per alert (5) including the covered incident's", res.Feedback)
 	}
-	recs := e.feedback.records()
+	recs := e.feedback.Records()
 	ids := map[string]bool{}
 	for _, r := range recs {
 		if r.Verdict != "fraud" || r.Analyst != analyst.Name || r.SenderHash == "" || r.ID == "" {
@@ -413,12 +363,12 @@ func TestALegitVerdictOnAReportedSenderNeedsASecondAnalyst(t *testing.T) {
 		}
 	}
 	r := ingest(t, e, alert("f9", sender, "", "emp-1", 9000))
-	before := len(e.feedback.records())
+	before := len(e.feedback.Records())
 	res, err := e.tr.Resolve(ctx, analyst, r[0].IncidentID, "legit", "says he is a customer")
 	if err != nil || !res.Pending || res.Reason == "" {
 		t.Fatalf("first legit: %+v, %v; want pending with a reason", res, err)
 	}
-	if len(e.feedback.records()) != before {
+	if len(e.feedback.Records()) != before {
 		t.Fatal("a pending verdict was sent to the detector")
 	}
 	if _, err := e.tr.Resolve(ctx, analyst, r[0].IncidentID, "legit", ""); !triage.IsState(err) {
@@ -523,7 +473,7 @@ func TestAVerdictThatCouldNotBePublishedIsPublishedLaterWithTheSameIDs(t *testin
 	e := newEnv(t, triage.Config{})
 	ctx := context.Background()
 	r := ingest(t, e, alert("o1", "+79160000081", "", "emp-1", 0), alert("o2", "+79160000081", "", "emp-2", 1))
-	e.feedback.fail = errors.New("broker down")
+	e.feedback.SetFail(errors.New("broker down"))
 	res, err := e.tr.Resolve(ctx, analyst, r[0].IncidentID, "fraud", "")
 	if err != nil || !res.Incident.FeedbackPending || res.Incident.Status != models.StatusResolved {
 		t.Fatalf("resolve with the topic down: %+v, %v; want resolved with feedback pending", res, err)
@@ -531,14 +481,14 @@ func TestAVerdictThatCouldNotBePublishedIsPublishedLaterWithTheSameIDs(t *testin
 	if err := e.tr.Flush(ctx); err == nil {
 		t.Fatal("flush with the topic still down reported no error")
 	}
-	e.feedback.fail = nil
+	e.feedback.SetFail(nil)
 	if err := e.tr.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.tr.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs := e.feedback.records()
+	recs := e.feedback.Records()
 	if len(recs) != 2 {
 		t.Fatalf("%d records after recovery, want 2 (once)", len(recs))
 	}

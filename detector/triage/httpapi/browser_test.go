@@ -90,7 +90,7 @@ func TestTheConsoleEndToEnd(t *testing.T) {
 	if d.Incident.Status != models.StatusResolved || d.Incident.Resolution.Verdict != "fraud" || d.Incident.Resolution.Analyst != "soc-anna" || d.Incident.Resolution.Comment != "asked for the SMS code" {
 		t.Errorf("stored incident %+v", d.Incident)
 	}
-	if recs := e.feedback.records(); len(recs) != 2 || recs[0].Verdict != "fraud" || recs[0].SenderHash != hash(mallory) {
+	if recs := e.feedback.Records(); len(recs) != 2 || recs[0].Verdict != "fraud" || recs[0].SenderHash != hash(mallory) {
 		t.Errorf("feedback records %+v, want two fraud verdicts on mallory", recs)
 	}
 

@@ -11,10 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +22,7 @@ import (
 
 	"fraudwatch/detector/triage"
 	"fraudwatch/detector/triage/httpapi"
+	"fraudwatch/detector/triage/triagetest"
 	"fraudwatch/features/redisrep"
 	"fraudwatch/models"
 )
@@ -47,66 +45,22 @@ var testTokens = []httpapi.Token{
 	{Name: "ciso", Role: triage.RoleAdmin, Token: adminToken},
 }
 
-// clock is a settable wall clock shared by triage and the API.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// feedbackLog records the feedback records triage writes.
-type feedbackLog struct {
-	mu   sync.Mutex
-	recs []models.FeedbackRecord
-}
-
-func (f *feedbackLog) WriteFeedback(_ context.Context, recs []models.FeedbackRecord) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.recs = append(f.recs, recs...)
-	return nil
-}
-
-func (f *feedbackLog) records() []models.FeedbackRecord {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.recs)
-}
-
 // env is the real triage service over a real redis-server, served by the
 // API on a real HTTP listener.
 type env struct {
 	tr       *triage.Triage
 	store    *redisrep.TriageStore
-	clock    *clock
-	feedback *feedbackLog
+	clock    *triagetest.Clock
+	feedback *triagetest.FeedbackLog
 	srv      *httptest.Server
 	spec     *spec
 }
 
 // newService returns the real triage service over redis-server at
 // FW_TEST_REDIS_ADDR, with keys under a prefix of the test's own.
-func newService(t *testing.T, c *clock, fb triage.FeedbackSink) (*triage.Triage, *redisrep.TriageStore) {
+func newService(t *testing.T, c *triagetest.Clock, fb triage.FeedbackSink) (*triage.Triage, *redisrep.TriageStore) {
 	t.Helper()
-	addr := os.Getenv("FW_TEST_REDIS_ADDR")
-	if addr == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("FW_TEST_REDIS_ADDR is not set: run the suite through scripts/test")
-		}
-		t.Skip("FW_TEST_REDIS_ADDR is not set: run the suite through scripts/test")
-	}
-	prefix := fmt.Sprintf("fwtest-httpapi-%d", time.Now().UnixNano())
-	store, err := redisrep.DialTriage(context.Background(), redisrep.Options{Addrs: []string{addr}}, redisrep.TriageConfig{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store := triagetest.Store(t, "httpapi")
 	tr, err := triage.New(store, fb, triage.Config{Clock: c.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +70,7 @@ func newService(t *testing.T, c *clock, fb triage.FeedbackSink) (*triage.Triage,
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{clock: &clock{now: t0.Add(time.Hour)}, feedback: &feedbackLog{}, spec: loadSpec(t)}
+	e := &env{clock: triagetest.NewClock(t0.Add(time.Hour)), feedback: &triagetest.FeedbackLog{}, spec: loadSpec(t)}
 	e.tr, e.store = newService(t, e.clock, e.feedback)
 	s, err := httpapi.New(e.tr, httpapi.Config{Tokens: testTokens, Clock: e.clock.Now, Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	if err != nil {

@@ -144,7 +144,7 @@ func TestAViewerCannotChangeAnything(t *testing.T) {
 	before := e.do(t, viewerToken, "GET", "/api/incidents/"+inc, nil, http.StatusOK).body
 	silencesBefore := e.do(t, viewerToken, "GET", "/api/silences?ended=true", nil, http.StatusOK).body
 	auditBefore := e.audit(t)
-	fbBefore := len(e.feedback.records())
+	fbBefore := len(e.feedback.Records())
 
 	for _, c := range mutations(inc, sil.ID) {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
@@ -168,7 +168,7 @@ func TestAViewerCannotChangeAnything(t *testing.T) {
 		if after := e.audit(t); len(after) != len(auditBefore) {
 			t.Errorf("the audit log grew from %d to %d entries: %+v", len(auditBefore), len(after), after[len(auditBefore):])
 		}
-		if n := len(e.feedback.records()); n != fbBefore {
+		if n := len(e.feedback.Records()); n != fbBefore {
 			t.Errorf("%d feedback records written", n-fbBefore)
 		}
 	})
@@ -233,7 +233,7 @@ func TestEveryChangeMadeWithAnAnalystTokenIsInTheAuditLog(t *testing.T) {
 	if before.Owner != "soc-anna" || after.Owner != "soc-boris" {
 		t.Errorf("assign entry: owner %q → %q, want soc-anna → soc-boris", before.Owner, after.Owner)
 	}
-	recs := e.feedback.records()
+	recs := e.feedback.Records()
 	if len(recs) != 2 || recs[0].Verdict != "fraud" || recs[0].Analyst != "soc-anna" || recs[0].SenderHash != hash(mallory) {
 		t.Errorf("feedback records %+v, want two fraud verdicts on mallory by soc-anna", recs)
 	}
