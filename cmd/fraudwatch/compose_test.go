@@ -171,18 +171,10 @@ func TestComposeEnvironmentMatchesTheConfigReference(t *testing.T) {
 	if _, err := LoadConfig("", envMap(runEnv)); err != nil {
 		t.Errorf("run's environment in compose does not pass run's validation: %v", err)
 	}
-	ingestCfg, err := readConfig("", envMap(envOf(service(t, p, "ingest"))))
-	if err == nil {
-		err = validateIngestConfig(ingestCfg)
-	}
-	if err != nil {
+	if _, err := loadConfigFor("", envMap(envOf(service(t, p, "ingest"))), validateIngestConfig); err != nil {
 		t.Errorf("ingest's environment in compose does not pass ingest's validation: %v", err)
 	}
-	triageCfg, err := readConfig("", envMap(envOf(service(t, p, "triage"))))
-	if err == nil {
-		err = validateTriageConfig(triageCfg)
-	}
-	if err != nil {
+	if _, err := loadConfigFor("", envMap(envOf(service(t, p, "triage"))), validateTriageConfig); err != nil {
 		t.Errorf("triage's environment in compose does not pass triage's validation: %v", err)
 	}
 }

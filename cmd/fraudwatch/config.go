@@ -124,11 +124,17 @@ func DefaultConfig() Config {
 // LoadConfig reads path (may be "" for defaults only), then applies the
 // environment, then validates everything `run` needs.
 func LoadConfig(path string, env func(string) (string, bool)) (Config, error) {
+	return loadConfigFor(path, env, func(c Config) error { return c.Validate() })
+}
+
+// loadConfigFor reads path and the environment, then checks what one
+// command needs with validate; errors name the file.
+func loadConfigFor(path string, env func(string) (string, bool), validate func(Config) error) (Config, error) {
 	cfg, err := readConfig(path, env)
 	if err != nil {
 		return Config{}, err
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := validate(cfg); err != nil {
 		src := "config"
 		if path != "" {
 			src = "config " + path

@@ -96,16 +96,9 @@ func cmdIngest(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := readConfig(*path, os.LookupEnv)
+	cfg, err := loadConfigFor(*path, os.LookupEnv, validateIngestConfig)
 	if err != nil {
 		return err
-	}
-	if err := validateIngestConfig(cfg); err != nil {
-		src := "config"
-		if *path != "" {
-			src = "config " + *path
-		}
-		return fmt.Errorf("%s: %w", src, err)
 	}
 	employees, err := cfg.Ingest.employeeMap()
 	if err != nil {

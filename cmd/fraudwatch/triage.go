@@ -126,16 +126,9 @@ func cmdTriage(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := readConfig(*path, os.LookupEnv)
+	cfg, err := loadConfigFor(*path, os.LookupEnv, validateTriageConfig)
 	if err != nil {
 		return err
-	}
-	if err := validateTriageConfig(cfg); err != nil {
-		src := "config"
-		if *path != "" {
-			src = "config " + *path
-		}
-		return fmt.Errorf("%s: %w", src, err)
 	}
 	logger := newLogger(cfg.Log, stderr)
 	warnInsecure(cfg, logger)
