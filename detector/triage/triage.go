@@ -176,21 +176,13 @@ func (t *Triage) joins(inc *models.Incident, a models.Alert) bool {
 // campaign's numbers.
 func (t *Triage) inhibit(ctx context.Context, tx *txn, inc *models.Incident, a models.Alert) error {
 	if a.Campaign != "" {
+		keys := []string{textKey(a.Campaign)}
 		if a.SenderHash != "" {
 			tx.change.Groups[coveredKey(a.SenderHash)] = inc.ID
+			keys = append(keys, senderKey(a.SenderHash))
 		}
-		for _, key := range []string{textKey(a.Campaign), senderKey(a.SenderHash)} {
-			if key == senderKey("") {
-				continue
-			}
-			id, err := t.store.Group(ctx, key)
-			if err != nil {
-				return err
-			}
-			if id == "" || id == inc.ID {
-				continue
-			}
-			s, err := tx.load(ctx, id)
+		for _, key := range keys {
+			s, err := t.grouped(ctx, tx, key, inc.ID)
 			if err != nil {
 				return err
 			}
@@ -200,24 +192,19 @@ func (t *Triage) inhibit(ctx context.Context, tx *txn, inc *models.Incident, a m
 		}
 		return nil
 	}
+	var keys []string
 	if a.TextID != "" {
 		tx.change.Groups[textKey(a.TextID)] = inc.ID
+		keys = append(keys, campaignKey(a.TextID))
+	}
+	if a.SenderHash != "" {
+		keys = append(keys, coveredKey(a.SenderHash))
 	}
 	if inc.InhibitedBy != "" {
 		return nil
 	}
-	for _, key := range []string{campaignKey(a.TextID), coveredKey(a.SenderHash)} {
-		if key == campaignKey("") || key == coveredKey("") {
-			continue
-		}
-		id, err := t.store.Group(ctx, key)
-		if err != nil {
-			return err
-		}
-		if id == "" || id == inc.ID {
-			continue
-		}
-		c, err := tx.load(ctx, id)
+	for _, key := range keys {
+		c, err := t.grouped(ctx, tx, key, inc.ID)
 		if err != nil {
 			return err
 		}
@@ -227,6 +214,16 @@ func (t *Triage) inhibit(ctx context.Context, tx *txn, inc *models.Incident, a m
 		}
 	}
 	return nil
+}
+
+// grouped loads into tx the incident a group key points at, unless it is
+// self; nil when the key points nowhere or the incident has expired.
+func (t *Triage) grouped(ctx context.Context, tx *txn, key, self string) (*models.Incident, error) {
+	id, err := t.store.Group(ctx, key)
+	if err != nil || id == "" || id == self {
+		return nil, err
+	}
+	return tx.load(ctx, id)
 }
 
 // cover makes campaign incident c cover incident s.
